@@ -1,0 +1,149 @@
+//! Builds the whole service from a `Config`: the entry `learngraph serve` and the tests share.
+//!
+//! A request: `http` (router, GraphQL handler) → `graphql` (resolvers) → `loaders` (one query
+//! per batch, per store) → `store::pg` / `store::mongo` → back as GraphQL types.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+
+use crate::{
+    config::Config,
+    error::StoreError,
+    graphql::{self, LearnGraphSchema},
+    loaders::Loaders,
+    store::{
+        mongo::MongoStore,
+        pg::{
+            pooler::{self, PoolerCheck},
+            PgStore,
+        },
+    },
+};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub schema: LearnGraphSchema,
+    pub pg: PgStore,
+    pub mongo: MongoStore,
+}
+
+/// The service, bound to its port and ready to serve.
+pub struct App {
+    state: AppState,
+    listener: TcpListener,
+}
+
+/// Why the service did not start. The message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    #[error("MongoDB: {0}")]
+    Mongo(String),
+    #[error("{0}")]
+    BrokenPooler(String),
+}
+
+impl App {
+    /// Connects the stores, checks the pooler, builds the schema and binds the listener.
+    pub async fn build(config: Config) -> Result<App, StartupError> {
+        let pg = PgStore::connect(&config.postgres).await.map_err(|e| StartupError::Postgres(describe(&e)))?;
+        if config.postgres.check_pooler {
+            check_pooler(&config).await?;
+        }
+        let mongo = MongoStore::connect(&config.mongo, &config.postgres.application_name)
+            .await
+            .map_err(|e| StartupError::Mongo(describe(&e)))?;
+        let loaders = Loaders::new(pg.clone(), config.loader_delay);
+        let schema = graphql::build(pg.clone(), loaders);
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
+        let state = AppState { config: Arc::new(config), schema, pg, mongo };
+        Ok(App { state, listener })
+    }
+
+    /// The address the service listens on (useful with port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops taking connections and lets in-flight
+    /// requests finish (bounded by SHUTDOWN_GRACE_PERIOD).
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let App { state, listener } = self;
+        let grace = state.config.shutdown_grace;
+        let router = crate::http::router(state.clone());
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let server = std::pin::pin!(server.into_future());
+        let result = tokio::select! {
+            r = server => r,
+            () = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "grace period over: dropping the requests still running");
+                Ok(())
+            }
+        };
+        state.pg.close().await;
+        state.mongo.close().await;
+        result
+    }
+}
+
+use std::future::IntoFuture as _;
+
+async fn check_pooler(config: &Config) -> Result<(), StartupError> {
+    let deadline = config.postgres.connect_timeout * 5;
+    match pooler::check_prepared_statements(&config.postgres.url, deadline).await {
+        Ok(PoolerCheck::Broken { evidence }) => {
+            Err(StartupError::BrokenPooler(pooler::broken_pooler_message(&evidence)))
+        }
+        Ok(found) => {
+            tracing::info!(?found, "pooler check passed");
+            Ok(())
+        }
+        Err(e) => Err(StartupError::Postgres(format!("the pooler check could not run: {}", describe(&e)))),
+    }
+}
+
+fn describe(err: &StoreError) -> String {
+    format!("{:?}: {}", err.kind, err.detail)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,137 @@
+//! The command line: `serve`, `migrate`, `seed`, `sdl`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    app::{shutdown_signal, App},
+    config::{Config, LogFormat},
+    migrate, seed,
+};
+
+#[derive(Parser)]
+#[command(name = "learngraph", version, about = "LearnGraph: the GraphQL service for online learning")]
+#[command(after_help = "Configuration comes from environment variables: see .env.example.\n\
+    Local stack: eval \"$(scripts/stack env | sed 's/^/export /')\"")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve GraphQL on LISTEN_ADDR (GraphiQL at /graphql, probes at /healthz and /readyz).
+    #[command(after_help = "Example: learngraph serve")]
+    Serve,
+    /// Apply, revert or list the migrations of PostgreSQL and MongoDB.
+    #[command(
+        after_help = "Examples:\n  learngraph migrate up\n  learngraph migrate down --all\n  learngraph migrate status"
+    )]
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Load a deterministic data set into an empty database.
+    #[command(after_help = "Examples:\n  learngraph seed --scale demo\n  learngraph seed --scale bench --force")]
+    Seed {
+        /// How much data: demo (small), ci (the tests'), bench (50k users, 5k courses, 1.5M progress rows).
+        #[arg(long, value_enum, default_value = "demo")]
+        scale: Scale,
+        /// Empty the tables first when they hold data.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    Sdl,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply every pending PostgreSQL migration, then MongoDB's validators and indexes.
+    Up,
+    /// Revert PostgreSQL migrations: the last one, `--steps N`, or `--all`.
+    Down {
+        #[arg(long, conflicts_with = "all")]
+        steps: Option<u32>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// List applied and pending migrations of both stores.
+    Status,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Scale {
+    Demo,
+    Ci,
+    Bench,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Sdl = cli.command {
+        print!("{}", crate::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("learngraph: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_tracing(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("learngraph: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command, config));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("learngraph: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), String> {
+    match command {
+        Command::Serve => {
+            let app = App::build(config).await.map_err(|e| e.to_string())?;
+            let addr = app.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%addr, "serving GraphQL on http://{addr}/graphql");
+            app.serve(shutdown_signal()).await.map_err(|e| e.to_string())
+        }
+        Command::Migrate { action } => match action {
+            MigrateAction::Up => migrate::up(&config).await,
+            MigrateAction::Down { steps, all } => {
+                migrate::down(&config, if all { None } else { Some(steps.unwrap_or(1)) }).await
+            }
+            MigrateAction::Status => migrate::status(&config).await,
+        },
+        Command::Seed { scale, force } => {
+            let scale = match scale {
+                Scale::Demo => seed::Scale::Demo,
+                Scale::Ci => seed::Scale::Ci,
+                Scale::Bench => seed::Scale::Bench,
+            };
+            seed::run(&config.postgres.direct_url, scale, force).await.map(|report| println!("{report}"))
+        }
+        Command::Sdl => Ok(()),
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}

@@ -1,0 +1,337 @@
+//! The service's configuration. This is the only module that reads the environment; every
+//! variable is documented in `.env.example`. A bad value is an error that names the variable.
+
+use std::{collections::HashMap, net::SocketAddr, str::FromStr, time::Duration};
+
+/// Everything the service needs to start, read once from the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub profile: Profile,
+    pub graphiql: bool,
+    pub shutdown_grace: Duration,
+    pub log_format: LogFormat,
+    pub postgres: PostgresConfig,
+    pub mongo: MongoConfig,
+    /// How long a DataLoader waits to gather keys into one batch.
+    pub loader_delay: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone)]
+pub struct PostgresConfig {
+    /// The URL the service uses: through PgBouncer in transaction mode in production.
+    pub url: String,
+    /// A direct URL for migrations, seeding and admin queries (falls back to `url`).
+    pub direct_url: String,
+    pub application_name: String,
+    pub pool_min: u32,
+    pub pool_max: u32,
+    pub connect_timeout: Duration,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// Every statement's deadline, enforced by the service around each call.
+    pub statement_timeout: Duration,
+    /// Statements slower than this are logged.
+    pub slow_query_threshold: Duration,
+    /// Probe the pooler at startup for broken prepared-statement handling (PgBouncer < 1.21).
+    pub check_pooler: bool,
+}
+
+#[derive(Clone)]
+pub struct MongoConfig {
+    pub uri: String,
+    pub database: String,
+    pub pool_min: u32,
+    pub pool_max: u32,
+    pub max_idle: Duration,
+    pub connect_timeout: Duration,
+    pub server_selection_timeout: Duration,
+    /// The deadline around each Mongo call (the driver has no socket timeout).
+    pub op_timeout: Duration,
+    pub write_concern_majority: bool,
+    pub write_journal: bool,
+    pub write_timeout: Duration,
+    pub read_preference: ReadPreferenceSetting,
+    pub compressors: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadPreferenceSetting {
+    Primary,
+    PrimaryPreferred,
+    Secondary,
+    SecondaryPreferred,
+    Nearest,
+}
+
+/// A configuration error: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {problem}")]
+pub struct ConfigError {
+    pub var: String,
+    pub problem: String,
+}
+
+impl std::fmt::Debug for PostgresConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConfig")
+            .field("url", &redact(&self.url))
+            .field("pool_min", &self.pool_min)
+            .field("pool_max", &self.pool_max)
+            .field("statement_timeout", &self.statement_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for MongoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoConfig")
+            .field("uri", &redact(&self.uri))
+            .field("database", &self.database)
+            .field("pool_max", &self.pool_max)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A URL with its password replaced, for logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_map(std::env::vars().collect())
+    }
+
+    /// Reads a map of variables (tests build their configuration this way).
+    pub fn from_map(vars: HashMap<String, String>) -> Result<Self, ConfigError> {
+        let env = Env(vars);
+        let profile = env.parse_with("APP_PROFILE", Profile::Development, |v| match v {
+            "development" | "dev" => Ok(Profile::Development),
+            "production" | "prod" => Ok(Profile::Production),
+            _ => Err("expected `development` or `production`".into()),
+        })?;
+        let url = env.required("DATABASE_URL")?;
+        let direct_url = env.get("DATABASE_DIRECT_URL").unwrap_or_else(|| url.clone());
+        for (var, value) in [("DATABASE_URL", &url), ("DATABASE_DIRECT_URL", &direct_url)] {
+            if !(value.starts_with("postgres://") || value.starts_with("postgresql://")) {
+                return Err(ConfigError::new(var, "expected a postgres:// URL"));
+            }
+        }
+        let pool_min = env.parse("DB_POOL_MIN", 5u32)?;
+        let pool_max = env.parse("DB_POOL_MAX", 100u32)?;
+        if pool_max == 0 || pool_min > pool_max {
+            return Err(ConfigError::new("DB_POOL_MAX", "must be at least 1 and at least DB_POOL_MIN"));
+        }
+        let postgres = PostgresConfig {
+            url,
+            direct_url,
+            application_name: env.get("APPLICATION_NAME").unwrap_or_else(|| "learngraph".into()),
+            pool_min,
+            pool_max,
+            connect_timeout: env.millis("DB_CONNECTION_TIMEOUT", 2_000)?,
+            acquire_timeout: env.millis("DB_ACQUIRE_TIMEOUT", 3_000)?,
+            idle_timeout: env.millis("DB_IDLE_TIMEOUT", 30_000)?,
+            statement_timeout: env.millis("DB_STATEMENT_TIMEOUT", 10_000)?,
+            slow_query_threshold: env.millis("SLOW_QUERY_THRESHOLD", 1_000)?,
+            check_pooler: env.parse_with("DB_CHECK_POOLER", true, parse_bool)?,
+        };
+        let mongo_uri = env.required("MONGODB_URI")?;
+        if !(mongo_uri.starts_with("mongodb://") || mongo_uri.starts_with("mongodb+srv://")) {
+            return Err(ConfigError::new("MONGODB_URI", "expected a mongodb:// or mongodb+srv:// URI"));
+        }
+        let mongo_pool_min = env.parse("MONGO_POOL_MIN", 5u32)?;
+        let mongo_pool_max = env.parse("MONGO_POOL_MAX", 100u32)?;
+        if mongo_pool_max == 0 || mongo_pool_min > mongo_pool_max {
+            return Err(ConfigError::new("MONGO_POOL_MAX", "must be at least 1 and at least MONGO_POOL_MIN"));
+        }
+        let database = env.get("MONGODB_DATABASE").unwrap_or_else(|| "learngraph".into());
+        if database.is_empty() || database.contains(['/', '\\', '.', ' ', '"', '$']) {
+            return Err(ConfigError::new("MONGODB_DATABASE", "not a valid database name"));
+        }
+        let mongo = MongoConfig {
+            uri: mongo_uri,
+            database,
+            pool_min: mongo_pool_min,
+            pool_max: mongo_pool_max,
+            max_idle: env.millis("MONGO_MAX_IDLE_TIME", 30_000)?,
+            connect_timeout: env.millis("MONGO_CONNECT_TIMEOUT", 10_000)?,
+            server_selection_timeout: env.millis("MONGO_SERVER_SELECTION_TIMEOUT", 5_000)?,
+            op_timeout: env.millis("MONGO_OPERATION_TIMEOUT", 5_000)?,
+            write_concern_majority: env.parse_with("MONGO_WRITE_CONCERN", true, |v| match v {
+                "majority" => Ok(true),
+                "1" => Ok(false),
+                _ => Err("expected `majority` or `1`".into()),
+            })?,
+            write_journal: env.parse_with("MONGO_WRITE_JOURNAL", true, parse_bool)?,
+            write_timeout: env.millis("MONGO_WRITE_TIMEOUT", 5_000)?,
+            read_preference: env.parse_with("MONGO_READ_PREFERENCE", ReadPreferenceSetting::Primary, |v| {
+                Ok(match v {
+                    "primary" => ReadPreferenceSetting::Primary,
+                    "primaryPreferred" => ReadPreferenceSetting::PrimaryPreferred,
+                    "secondary" => ReadPreferenceSetting::Secondary,
+                    "secondaryPreferred" => ReadPreferenceSetting::SecondaryPreferred,
+                    "nearest" => ReadPreferenceSetting::Nearest,
+                    _ => {
+                        return Err(
+                            "expected primary, primaryPreferred, secondary, secondaryPreferred or nearest".into()
+                        )
+                    }
+                })
+            })?,
+            compressors: env.parse_with("MONGO_COMPRESSORS", vec!["snappy".into(), "zlib".into()], |v| {
+                let list: Vec<String> =
+                    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+                match list.iter().find(|c| !matches!(c.as_str(), "snappy" | "zlib")) {
+                    Some(bad) => Err(format!("unsupported compressor `{bad}` (this build has snappy and zlib)")),
+                    None => Ok(list),
+                }
+            })?,
+        };
+        Ok(Config {
+            listen_addr: env.parse("LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            profile,
+            graphiql: env.parse_with("GRAPHIQL", profile == Profile::Development, parse_bool)?,
+            shutdown_grace: env.millis("SHUTDOWN_GRACE_PERIOD", 20_000)?,
+            log_format: env.parse_with("LOG_FORMAT", LogFormat::Json, |v| match v {
+                "json" => Ok(LogFormat::Json),
+                "pretty" | "text" => Ok(LogFormat::Pretty),
+                _ => Err("expected `json` or `pretty`".into()),
+            })?,
+            postgres,
+            mongo,
+            loader_delay: Duration::from_micros(env.parse("LOADER_DELAY_MICROS", 1_000u64)?),
+        })
+    }
+}
+
+impl ConfigError {
+    fn new(var: &str, problem: impl Into<String>) -> Self {
+        Self { var: var.into(), problem: problem.into() }
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+struct Env(HashMap<String, String>);
+
+impl Env {
+    /// A set, non-blank variable.
+    fn get(&self, var: &str) -> Option<String> {
+        self.0.get(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, var: &str) -> Result<String, ConfigError> {
+        self.get(var).ok_or_else(|| {
+            ConfigError::new(var, "is required (see .env.example; `scripts/stack env` prints it for the local stack)")
+        })
+    }
+
+    fn parse<T: FromStr>(&self, var: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.parse_with(var, default, |v| v.parse::<T>().map_err(|e| format!("`{v}`: {e}")))
+    }
+
+    fn parse_with<T>(
+        &self,
+        var: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(v) => parse(&v).map_err(|problem| ConfigError::new(var, problem)),
+        }
+    }
+
+    /// A duration in milliseconds; 0 is refused (use a large value to mean "long").
+    fn millis(&self, var: &str, default: u64) -> Result<Duration, ConfigError> {
+        let ms = self.parse(var, default)?;
+        if ms == 0 {
+            return Err(ConfigError::new(var, "must be a positive number of milliseconds"));
+        }
+        Ok(Duration::from_millis(ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        HashMap::from([
+            ("DATABASE_URL".to_owned(), "postgres://u:secret@127.0.0.1:6432/db".to_owned()),
+            ("MONGODB_URI".to_owned(), "mongodb://127.0.0.1:27017/".to_owned()),
+        ])
+    }
+
+    #[test]
+    fn defaults_follow_the_guide() {
+        let c = Config::from_map(base()).expect("valid");
+        assert_eq!(c.postgres.pool_min, 5);
+        assert_eq!(c.postgres.pool_max, 100);
+        assert_eq!(c.postgres.idle_timeout, Duration::from_secs(30));
+        assert_eq!(c.postgres.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.postgres.slow_query_threshold, Duration::from_secs(1));
+        assert!(c.mongo.write_concern_majority && c.mongo.write_journal);
+        assert_eq!(c.mongo.compressors, vec!["snappy", "zlib"]);
+        assert_eq!(c.postgres.direct_url, c.postgres.url);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("DB_POOL_MAX", "lots"),
+            ("DB_POOL_MIN", "-1"),
+            ("DB_STATEMENT_TIMEOUT", "0"),
+            ("MONGO_READ_PREFERENCE", "fastest"),
+            ("MONGO_COMPRESSORS", "zstd"),
+            ("LISTEN_ADDR", "localhost"),
+            ("DATABASE_URL", "mysql://x"),
+            ("APP_PROFILE", "staging"),
+        ] {
+            let mut vars = base();
+            vars.insert(var.into(), value.into());
+            let err = Config::from_map(vars).expect_err(var);
+            assert_eq!(err.var, var, "{err}");
+        }
+        let err = Config::from_map(HashMap::new()).expect_err("missing");
+        assert_eq!(err.var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn passwords_stay_out_of_debug_output() {
+        let c = Config::from_map(base()).expect("valid");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("u:***@127.0.0.1"), "{shown}");
+    }
+}

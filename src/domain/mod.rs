@@ -1,0 +1,4 @@
+//! Pure rules, no I/O: ids and cursors (more as the domain grows: grading, progress).
+
+pub mod cursor;
+pub mod ids;

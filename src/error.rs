@@ -1,0 +1,172 @@
+//! The errors of each layer: `StoreError` (a store call failed) → `AppError` (what a client may
+//! know) → a GraphQL error with `extensions.code` (Apollo's names).
+//!
+//! Neither type implements `Display`: async-graphql turns any `Display` error into a client
+//! message, which would send driver text to clients. Conversions are explicit.
+
+use std::sync::Arc;
+
+use async_graphql::ErrorExtensions;
+
+/// Which store a failure came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Store {
+    Postgres,
+    Mongo,
+}
+
+impl Store {
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::Postgres => "postgres",
+            Store::Mongo => "mongo",
+        }
+    }
+}
+
+/// A failed store call. `detail` is for logs only.
+#[derive(Clone, Debug)]
+pub struct StoreError {
+    pub store: Store,
+    pub kind: StoreErrorKind,
+    pub detail: Arc<str>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    /// The call did not finish before its deadline.
+    Timeout,
+    /// The store could not be reached (connect, pool acquire, server selection).
+    Unavailable,
+    /// A unique constraint refused the write.
+    Conflict,
+    /// Anything else: a bug or an unexpected state.
+    Other,
+}
+
+impl StoreError {
+    pub fn new(store: Store, kind: StoreErrorKind, detail: impl Into<Arc<str>>) -> Self {
+        Self { store, kind, detail: detail.into() }
+    }
+
+    pub fn timeout(store: Store, what: &str) -> Self {
+        Self::new(store, StoreErrorKind::Timeout, format!("deadline exceeded: {what}"))
+    }
+}
+
+impl From<sea_orm::DbErr> for StoreError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        use sea_orm::{DbErr, RuntimeErr, SqlErr};
+        let kind = match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreErrorKind::Unavailable,
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))
+                if is_connection_error(e) =>
+            {
+                StoreErrorKind::Unavailable
+            }
+            _ if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => StoreErrorKind::Conflict,
+            _ => StoreErrorKind::Other,
+        };
+        StoreError::new(Store::Postgres, kind, err.to_string())
+    }
+}
+
+impl From<sea_orm::sqlx::Error> for StoreError {
+    fn from(err: sea_orm::sqlx::Error) -> Self {
+        let kind = if is_connection_error(&err) { StoreErrorKind::Unavailable } else { StoreErrorKind::Other };
+        StoreError::new(Store::Postgres, kind, err.to_string())
+    }
+}
+
+fn is_connection_error(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        // 57P01 admin_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions,
+        // 57014 query_canceled (our statement_timeout)
+        Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"),
+        _ => false,
+    }
+}
+
+impl From<mongodb::error::Error> for StoreError {
+    fn from(err: mongodb::error::Error) -> Self {
+        use mongodb::error::{ErrorKind, WriteFailure};
+        let kind = match &*err.kind {
+            ErrorKind::ServerSelection { .. } | ErrorKind::Io(_) | ErrorKind::ConnectionPoolCleared { .. } => {
+                StoreErrorKind::Unavailable
+            }
+            ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == 11000 => StoreErrorKind::Conflict,
+            // 50: MaxTimeMSExpired
+            ErrorKind::Command(e) if e.code == 50 => StoreErrorKind::Timeout,
+            _ => StoreErrorKind::Other,
+        };
+        let detail = match &*err.kind {
+            ErrorKind::Command(e) => format!("{} ({}): {}", e.code_name, e.code, e.message),
+            ErrorKind::Write(WriteFailure::WriteError(e)) => format!("write error {}: {}", e.code, e.message),
+            _ => err.to_string(),
+        };
+        StoreError::new(Store::Mongo, kind, detail)
+    }
+}
+
+/// What a client may learn about a failure. Each variant has one `extensions.code`.
+#[derive(Clone, Debug)]
+pub enum AppError {
+    /// The request is wrong (a bad id, cursor or argument): `BAD_USER_INPUT`.
+    BadUserInput(String),
+    /// A store is down or too slow: `SERVICE_UNAVAILABLE`; retrying later can succeed.
+    Unavailable(Store),
+    /// A bug or an unexpected state: `INTERNAL_SERVER_ERROR`; details are in the log only.
+    Internal,
+}
+
+impl AppError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        AppError::BadUserInput(message.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadUserInput(_) => "BAD_USER_INPUT",
+            AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
+            AppError::Internal => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AppError::BadUserInput(m) => m.clone(),
+            AppError::Unavailable(store) => format!("{} is unavailable; try again shortly", store.name()),
+            AppError::Internal => "internal error".into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err.kind {
+            StoreErrorKind::Timeout | StoreErrorKind::Unavailable => {
+                tracing::warn!(store = err.store.name(), kind = ?err.kind, detail = %err.detail, "store unavailable");
+                AppError::Unavailable(err.store)
+            }
+            StoreErrorKind::Conflict | StoreErrorKind::Other => {
+                tracing::error!(store = err.store.name(), kind = ?err.kind, detail = %err.detail, "store error");
+                AppError::Internal
+            }
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        let code = err.code();
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+impl From<StoreError> for async_graphql::Error {
+    fn from(err: StoreError) -> Self {
+        AppError::from(err).into()
+    }
+}

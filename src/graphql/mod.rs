@@ -1,0 +1,40 @@
+//! The GraphQL schema: one file per domain; resolvers call a loader or one store function.
+
+mod category;
+mod course;
+mod lesson;
+mod user;
+
+use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+pub use self::{category::Category, course::Course, lesson::Lesson, user::User};
+use crate::{loaders::Loaders, store::pg::PgStore};
+
+/// The root query: each domain contributes its fields.
+#[derive(MergedObject, Default)]
+pub struct Query(course::CourseQuery, category::CategoryQuery);
+
+pub type LearnGraphSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// The schema's shape, with no data attached (for `learngraph sdl` and the drift test).
+fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+}
+
+/// The schema the service runs.
+pub fn build(pg: PgStore, loaders: Loaders) -> LearnGraphSchema {
+    builder().data(pg).data(loaders).finish()
+}
+
+/// The schema in SDL, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The store a resolver runs against (for the few fields that run one store function).
+pub(crate) fn pg_store<'a>(ctx: &async_graphql::Context<'a>) -> Result<&'a PgStore, crate::error::AppError> {
+    ctx.data::<PgStore>().map_err(|_| {
+        tracing::error!("schema built without the PostgreSQL store");
+        crate::error::AppError::Internal
+    })
+}

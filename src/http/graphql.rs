@@ -1,0 +1,130 @@
+//! The GraphQL endpoint: GET and POST on `/graphql`, GraphiQL for browsers, and the response
+//! media type negotiated from `Accept` (GraphQL over HTTP).
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::GraphQLRequest;
+use axum::{
+    extract::State,
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{Html, IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::app::AppState;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// GraphiQL when a browser opens the endpoint; otherwise a query sent as URL parameters.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+) -> Response {
+    let no_query = uri.query().is_none_or(str::is_empty);
+    if no_query && wants_html(&headers) {
+        if state.config.graphiql {
+            return Html(GraphiQLSource::build().endpoint("/graphql").title("LearnGraph").finish()).into_response();
+        }
+        return error_response(&headers, StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is turned off (GRAPHIQL=false)");
+    }
+    execute(&state, &headers, request).await
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+) -> Response {
+    execute(&state, &headers, request).await
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+) -> Response {
+    let mut request = match request {
+        Ok(r) => r.into_inner(),
+        Err(_) => {
+            return error_response(
+                headers,
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "the request is not a GraphQL request",
+            );
+        }
+    };
+    // Parsed once here; execution reuses the parsed document.
+    if let Err(e) = request.parsed_query() {
+        return error_response(headers, StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", &e.message);
+    }
+    let mut response = state.schema.execute(request).await;
+    // Errors without a path never reached execution (validation, variables, operation name).
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", if request_error { "GRAPHQL_VALIDATION_FAILED" } else { "INTERNAL_SERVER_ERROR" });
+        }
+    }
+    let media = negotiate(headers);
+    let body = if request_error {
+        // a request error has no `data` entry at all
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    // With the GraphQL response media type a request error is a 400; with
+    // application/json every well-formed request gets 200.
+    let status = if request_error && media == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let mut out = match body {
+        Ok(body) => (status, body).into_response(),
+        Err(_) => {
+            return error_response(
+                headers,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal error",
+            )
+        }
+    };
+    out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(media)));
+    out
+}
+
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
+}
+
+/// `application/graphql-response+json` unless the client only accepts `application/json`.
+fn negotiate(headers: &HeaderMap) -> &'static str {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return JSON;
+    };
+    let types: Vec<&str> = accept.split(',').map(|t| t.split(';').next().unwrap_or("").trim()).collect();
+    if types.contains(&GRAPHQL_RESPONSE) {
+        GRAPHQL_RESPONSE
+    } else {
+        JSON
+    }
+}
+
+fn media_with_charset(media: &str) -> &'static str {
+    if media == GRAPHQL_RESPONSE {
+        "application/graphql-response+json; charset=utf-8"
+    } else {
+        "application/json; charset=utf-8"
+    }
+}
+
+/// A GraphQL-shaped error for requests that never reached execution.
+fn error_response(headers: &HeaderMap, status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let mut out = (status, body.to_string()).into_response();
+    out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(negotiate(headers))));
+    out
+}

@@ -1,0 +1,14 @@
+//! LearnGraph: a GraphQL service for online learning. PostgreSQL is the system of record;
+//! MongoDB serves document read models. See `app.rs` for how a request flows.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod loaders;
+pub mod migrate;
+pub mod seed;
+pub mod store;

@@ -1,0 +1,31 @@
+//! DataLoaders: one reader per store, one key type per lookup. Every `load` starts with an
+//! empty-keys check and runs one query per batch, so a request's round trips depend on its
+//! shape, never on how many rows it returns. Loaders never decide authorization.
+
+mod pg;
+
+use std::time::Duration;
+
+use async_graphql::{dataloader::DataLoader, Context};
+
+pub use self::pg::{CategoryById, CourseById, CourseBySlug, LessonsByCourse, PgReader, UserById};
+use crate::{error::AppError, store::pg::PgStore};
+
+/// The loaders a request can use (shared by all requests: they batch, they do not cache).
+pub struct Loaders {
+    pub pg: DataLoader<PgReader>,
+}
+
+impl Loaders {
+    pub fn new(pg: PgStore, delay: Duration) -> Self {
+        Self { pg: DataLoader::new(PgReader(pg), tokio::spawn).delay(delay).max_batch_size(1000) }
+    }
+}
+
+/// The PostgreSQL loader of the schema a resolver runs in.
+pub fn pg<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<PgReader>, AppError> {
+    ctx.data::<Loaders>().map(|l| &l.pg).map_err(|_| {
+        tracing::error!("schema built without loaders");
+        AppError::Internal
+    })
+}

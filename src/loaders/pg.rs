@@ -1,0 +1,112 @@
+//! Lookups answered by PostgreSQL.
+
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+use uuid::Uuid;
+
+use crate::{
+    error::AppError,
+    store::pg::{
+        entity::{category, course, lesson, user},
+        PgStore,
+    },
+};
+
+/// Batches PostgreSQL lookups.
+pub struct PgReader(pub PgStore);
+
+/// A course by its id.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct CourseById(pub Uuid);
+
+/// A course by its slug.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct CourseBySlug(pub String);
+
+/// A category by its id.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct CategoryById(pub Uuid);
+
+/// A user by id (public profile fields are all the GraphQL layer shows).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct UserById(pub Uuid);
+
+/// A course's lessons, in order.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct LessonsByCourse(pub Uuid);
+
+impl Loader<CourseById> for PgReader {
+    type Value = course::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[CourseById]) -> Result<HashMap<CourseById, course::Model>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.courses_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|c| (CourseById(c.id), c)).collect())
+    }
+}
+
+impl Loader<CourseBySlug> for PgReader {
+    type Value = course::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[CourseBySlug]) -> Result<HashMap<CourseBySlug, course::Model>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let slugs: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
+        let rows = self.0.courses_by_slugs(&slugs).await?;
+        Ok(rows.into_iter().map(|c| (CourseBySlug(c.slug.clone()), c)).collect())
+    }
+}
+
+impl Loader<CategoryById> for PgReader {
+    type Value = category::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[CategoryById]) -> Result<HashMap<CategoryById, category::Model>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.categories_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|c| (CategoryById(c.id), c)).collect())
+    }
+}
+
+impl Loader<UserById> for PgReader {
+    type Value = user::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.users_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|u| (UserById(u.id), u)).collect())
+    }
+}
+
+impl Loader<LessonsByCourse> for PgReader {
+    type Value = Vec<lesson::Model>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[LessonsByCourse]) -> Result<HashMap<LessonsByCourse, Vec<lesson::Model>>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.lessons_by_course_ids(&ids).await?;
+        // every course asked for gets an entry, so a course without lessons reads as []
+        let mut out: HashMap<LessonsByCourse, Vec<lesson::Model>> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for lesson in rows {
+            out.entry(LessonsByCourse(lesson.course_id)).or_default().push(lesson);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,100 @@
+//! MongoDB: the document read models (DESIGN.md §1). This module owns the client, its
+//! deadlines, and the collections' validators and indexes (`mongo-init/collections.json`).
+
+pub mod setup;
+
+use std::time::Duration;
+
+use mongodb::{
+    bson::doc,
+    options::{
+        Acknowledgment, ClientOptions, Compressor, ReadPreference, ReadPreferenceOptions, SelectionCriteria,
+        WriteConcern,
+    },
+    Client, Database,
+};
+
+use super::with_deadline;
+use crate::{
+    config::{MongoConfig, ReadPreferenceSetting},
+    error::{Store, StoreError, StoreErrorKind},
+};
+
+/// The service's handle on MongoDB. Cheap to clone.
+#[derive(Clone)]
+pub struct MongoStore {
+    client: Client,
+    db: Database,
+    op_timeout: Duration,
+}
+
+impl MongoStore {
+    /// Builds the client. The driver connects lazily: a Mongo that is down at startup does not
+    /// stop the service (reads fall back to PostgreSQL; /readyz says which store is down).
+    pub async fn connect(config: &MongoConfig, app_name: &str) -> Result<Self, StoreError> {
+        let invalid = |e: mongodb::error::Error| {
+            StoreError::new(Store::Mongo, StoreErrorKind::Other, format!("MONGODB_URI: {e}"))
+        };
+        let mut options = with_deadline(Store::Mongo, "parse MONGODB_URI", config.connect_timeout, async {
+            ClientOptions::parse(&config.uri).await.map_err(invalid)
+        })
+        .await?;
+        options.app_name = Some(app_name.to_owned());
+        options.min_pool_size = Some(config.pool_min);
+        options.max_pool_size = Some(config.pool_max);
+        options.max_idle_time = Some(config.max_idle);
+        options.connect_timeout = Some(config.connect_timeout);
+        options.server_selection_timeout = Some(config.server_selection_timeout);
+        // Find a restarted server quickly: the default heartbeat is 10 s.
+        options.heartbeat_freq = Some(Duration::from_secs(1));
+        let mut write_concern =
+            WriteConcern::builder().journal(config.write_journal).w_timeout(config.write_timeout).build();
+        write_concern.w =
+            Some(if config.write_concern_majority { Acknowledgment::Majority } else { Acknowledgment::Nodes(1) });
+        options.write_concern = Some(write_concern);
+        options.selection_criteria = Some(SelectionCriteria::ReadPreference(read_preference(config.read_preference)));
+        options.compressors = Some(
+            config
+                .compressors
+                .iter()
+                .map(|c| match c.as_str() {
+                    "zlib" => Compressor::Zlib { level: None },
+                    _ => Compressor::Snappy,
+                })
+                .collect(),
+        );
+        let client = Client::with_options(options).map_err(invalid)?;
+        let db = client.database(&config.database);
+        Ok(Self { client, db, op_timeout: config.op_timeout })
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The deadline around each call.
+    pub fn op_timeout(&self) -> Duration {
+        self.op_timeout
+    }
+
+    /// Is MongoDB answering? (for /readyz)
+    pub async fn ping(&self, deadline: Duration) -> Result<(), StoreError> {
+        with_deadline(Store::Mongo, "ping", deadline, async { self.db.run_command(doc! { "ping": 1 }).await }).await?;
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        self.client.shutdown().await;
+    }
+}
+
+fn read_preference(setting: ReadPreferenceSetting) -> ReadPreference {
+    let options = || Some(ReadPreferenceOptions::default());
+    match setting {
+        ReadPreferenceSetting::Primary => ReadPreference::Primary,
+        ReadPreferenceSetting::PrimaryPreferred => ReadPreference::PrimaryPreferred { options: options() },
+        ReadPreferenceSetting::Secondary => ReadPreference::Secondary { options: options() },
+        ReadPreferenceSetting::SecondaryPreferred => ReadPreference::SecondaryPreferred { options: options() },
+        ReadPreferenceSetting::Nearest => ReadPreference::Nearest { options: options() },
+    }
+}

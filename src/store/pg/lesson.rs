@@ -1,0 +1,19 @@
+//! Queries on `lessons`.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::{entity::lesson, PgStore};
+use crate::error::StoreError;
+
+impl PgStore {
+    /// The lessons of several courses, each course's in order.
+    #[tracing::instrument(skip_all, fields(keys = course_ids.len()))]
+    pub async fn lessons_by_course_ids(&self, course_ids: &[Uuid]) -> Result<Vec<lesson::Model>, StoreError> {
+        let query = lesson::Entity::find()
+            .filter(lesson::Column::CourseId.is_in(course_ids.iter().copied()))
+            .order_by_asc(lesson::Column::CourseId)
+            .order_by_asc(lesson::Column::OrderPosition);
+        self.call("lessons_by_course_ids", query.all(self.db())).await
+    }
+}
