@@ -74,6 +74,22 @@ impl Scale {
     }
 }
 
+/// Why seeding did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    /// The database already holds data (and `--force` was not given).
+    #[error("{0}")]
+    NotEmpty(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<String> for SeedError {
+    fn from(message: String) -> Self {
+        SeedError::Failed(message)
+    }
+}
+
 /// Rows loaded per table, and how fast.
 pub struct SeedReport {
     pub tables: Vec<(&'static str, u64, Duration)>,
@@ -98,25 +114,25 @@ impl fmt::Display for SeedReport {
 
 /// Seeds the database at `direct_url`. A database that already holds data is refused unless
 /// `force`, which empties the tables first.
-pub async fn run(direct_url: &str, scale: Scale, force: bool) -> Result<SeedReport, String> {
+pub async fn run(direct_url: &str, scale: Scale, force: bool) -> Result<SeedReport, SeedError> {
     let db = PgStore::connect_admin(direct_url, "learngraph-seed")
         .await
         .map_err(|e| format!("cannot connect: {}", e.detail))?;
     let pool: PgPool = db.get_postgres_connection_pool().clone();
-    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    let mut conn = pool.acquire().await.map_err(|e| SeedError::Failed(e.to_string()))?;
     let report = seed(&mut conn, scale, force).await;
     drop(conn);
     pool.close().await;
     report
 }
 
-async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<SeedReport, String> {
+async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<SeedReport, SeedError> {
     let migrated: bool = sqlx::query_scalar("SELECT to_regclass('public.quiz_attempts') IS NOT NULL")
         .fetch_one(&mut *conn)
         .await
         .map_err(|e| e.to_string())?;
     if !migrated {
-        return Err("the schema is missing: run `learngraph migrate up` first".into());
+        return Err(SeedError::Failed("the schema is missing: run `learngraph migrate up` first".into()));
     }
     let (users, courses): (i64, i64) =
         sqlx::query_as("SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM courses)")
@@ -124,10 +140,10 @@ async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<Seed
             .await
             .map_err(|e| e.to_string())?;
     if (users > 0 || courses > 0) && !force {
-        return Err(format!(
+        return Err(SeedError::NotEmpty(format!(
             "the database already holds data ({users} users, {courses} courses); refusing to seed over it. \
              Use `learngraph seed --force` to replace it."
-        ));
+        )));
     }
 
     let started = Instant::now();
@@ -144,7 +160,7 @@ async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<Seed
     let mut tables = Vec::new();
     for (table, columns, body) in data.tables() {
         let t = Instant::now();
-        let rows = copy(&mut tx, table, columns, body).await?;
+        let rows = copy(&mut tx, table, columns, body).await.map_err(SeedError::Failed)?;
         tables.push((table, rows, t.elapsed()));
         eprintln!("seed: {table}: {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
     }

@@ -4,14 +4,14 @@
 //! through such a pooler queries fail with "prepared statement … does not exist" or, worse,
 //! run another statement and return wrong rows. The service checks before it serves.
 //!
-//! The probe, on two fresh connections A and B:
-//! 1. A runs a prepared statement; it lands on server backend X.
-//! 2. B opens a transaction and holds a backend. Behind a transaction pooler that reuses the
-//!    most recently freed server (PgBouncer's default), B holds X; a few more connections are
-//!    tried until one holds X, so that X is certainly busy.
-//! 3. A runs its prepared statement again. Directly on PostgreSQL, or behind a pooler that
-//!    re-prepares statements, it answers correctly; behind a broken pooler it now runs on a
-//!    server that never saw the statement, and fails or answers wrongly.
+//! The probe, on fresh connections:
+//! 1. A runs a named prepared statement; it lands on server backend X.
+//! 2. Another connection opens a transaction and holds whatever backend it gets; then A runs its
+//!    statement again. While A keeps landing on X, another holder is added (a transaction pooler
+//!    hands the most recently freed server to the next client, so X is soon taken).
+//! 3. Once A lands on another backend, that run is the test: behind a pooler that re-prepares
+//!    statements it answers correctly; behind a broken one it fails or answers wrongly. If A
+//!    always lands on X, each client has its own session (direct, or session pooling).
 
 use std::time::Duration;
 
@@ -33,7 +33,7 @@ pub enum PoolerCheck {
     Broken { evidence: String },
 }
 
-/// How many extra connections may be opened to pin the backend A used.
+/// How many connections may hold backends before A is taken to have its own session.
 const PIN_ATTEMPTS: usize = 6;
 
 /// Runs the probe against `url`; the whole probe is bounded by `deadline`.
@@ -51,39 +51,35 @@ pub async fn check_prepared_statements(url: &str, deadline: Duration) -> Result<
 async fn probe(options: &PgConnectOptions) -> Result<PoolerCheck, StoreError> {
     let mut a = PgConnection::connect_with(options).await?;
     let token = "learngraph-probe-a";
-    let first = prepared_pid(&mut a, token).await?;
-    let backend_x = match first {
+    let backend_x = match prepared_pid(&mut a, token).await? {
         Ok(pid) => pid,
         Err(evidence) => return Ok(PoolerCheck::Broken { evidence }),
     };
-
-    // Pin X with other clients' open transactions.
     let mut holders = Vec::new();
-    let mut pinned = false;
+    let mut found = PoolerCheck::Dedicated;
     for _ in 0..PIN_ATTEMPTS {
-        let mut conn = PgConnection::connect_with(options).await?;
-        sea_orm::sqlx::raw_sql("BEGIN").execute(&mut conn).await?;
-        let pid: i32 =
-            sea_orm::sqlx::query_scalar("SELECT pg_backend_pid()").persistent(false).fetch_one(&mut conn).await?;
-        holders.push(conn);
-        if pid == backend_x {
-            pinned = true;
-            break;
+        let mut holder = PgConnection::connect_with(options).await?;
+        sea_orm::sqlx::raw_sql("BEGIN").execute(&mut holder).await?;
+        sea_orm::sqlx::query("SELECT pg_backend_pid()").persistent(false).execute(&mut holder).await?;
+        holders.push(holder);
+        match prepared_pid(&mut a, token).await? {
+            Err(evidence) => {
+                found = PoolerCheck::Broken { evidence };
+                break;
+            }
+            Ok(pid) if pid != backend_x => {
+                found = PoolerCheck::SharedAndSafe;
+                break;
+            }
+            Ok(_) => {}
         }
     }
-
-    let second = prepared_pid(&mut a, token).await?;
-    for mut conn in holders {
-        let _ = sea_orm::sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
-        let _ = conn.close().await;
+    for mut holder in holders {
+        let _ = sea_orm::sqlx::raw_sql("ROLLBACK").execute(&mut holder).await;
+        let _ = holder.close().await;
     }
     let _ = a.close().await;
-
-    Ok(match second {
-        Err(evidence) => PoolerCheck::Broken { evidence },
-        Ok(_) if pinned => PoolerCheck::SharedAndSafe,
-        Ok(_) => PoolerCheck::Dedicated,
-    })
+    Ok(found)
 }
 
 /// Runs the same named prepared statement; `Ok(Err(_))` is evidence of a broken pooler.

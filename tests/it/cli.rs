@@ -1,0 +1,83 @@
+//! The binary: bad configuration, seeding a non-empty database, SIGTERM.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use crate::support::{free_port, stack, wait_for_port, TestDb};
+
+fn learngraph() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_learngraph"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+#[test]
+fn a_bad_configuration_value_names_the_variable_and_exits_non_zero() {
+    let out = learngraph()
+        .args(["serve"])
+        .env("DATABASE_URL", "postgres://u:p@127.0.0.1:1/db")
+        .env("MONGODB_URI", "mongodb://127.0.0.1:1/")
+        .env("DB_POOL_MAX", "many")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("DB_POOL_MAX"), "{stderr}");
+
+    let out = learngraph().args(["serve"]).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
+}
+
+#[tokio::test]
+async fn seed_refuses_a_database_with_data_unless_forced() {
+    let db = TestDb::seeded_ci().await;
+    let run = |force: bool| {
+        let mut cmd = learngraph();
+        cmd.args(["seed", "--scale", "ci"])
+            .env("DATABASE_URL", &db.pooled_url)
+            .env("DATABASE_DIRECT_URL", &db.direct_url)
+            .env("MONGODB_URI", &stack().mongo_uri);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().expect("runs")
+    };
+    let refused = run(false);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    let forced = run(true);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert!(String::from_utf8_lossy(&forced.stdout).contains("rows/s"));
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let db = TestDb::migrated().await;
+    let port = free_port();
+    let mut child = learngraph()
+        .args(["serve"])
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &db.pooled_url)
+        .env("DATABASE_DIRECT_URL", &db.direct_url)
+        .env("MONGODB_URI", &stack().mongo_uri)
+        .env("MONGODB_DATABASE", &db.name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    wait_for_port(port, Duration::from_secs(20)).await;
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

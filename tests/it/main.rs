@@ -1,0 +1,12 @@
+//! The integration tests: one binary, run by `scripts/test` against the real stack
+//! (PostgreSQL 15, PgBouncer in transaction mode, SecantusDB). Each test gets its own
+//! PostgreSQL database (cloned from a migrated template) and its own Mongo database.
+
+mod support;
+
+mod cli;
+mod courses;
+mod migrations;
+mod pooler;
+mod readiness;
+mod schema;

@@ -1,0 +1,55 @@
+//! `/healthz` and `/readyz`: readiness names the store that is down, and recovers by itself.
+
+use std::time::{Duration, Instant};
+
+use crate::support::{free_port, tool, wait_for_port, Child, TestApp, TestDb};
+
+fn start_secantus(port: u16) -> Child {
+    let child = std::process::Command::new(tool("LG_SECANTUS_BIN"))
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path", ":memory:"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start SecantusDB");
+    Child(child)
+}
+
+#[tokio::test]
+async fn readyz_names_mongo_when_it_is_down_and_recovers_within_five_seconds() {
+    // Setup: a Mongo server of this test's own
+    let port = free_port();
+    let mongo = start_secantus(port);
+    wait_for_port(port, Duration::from_secs(20)).await;
+    let db = TestDb::migrated().await;
+    let uri = format!("mongodb://127.0.0.1:{port}/");
+    let app = TestApp::spawn_with(db.config(&[("MONGODB_URI", &uri)])).await;
+
+    let (status, body) = app.get_json("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+
+    // Exec: Mongo goes away
+    drop(mongo);
+    let (status, body) = app.get_json("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["down"], serde_json::json!(["mongo"]));
+    assert_eq!(body["checks"]["postgres"], "up");
+    // the liveness probe does not depend on the stores
+    assert_eq!(app.get_json("/healthz").await.0, 200);
+
+    // Mongo comes back on the same port: ready again within 5 s
+    let _mongo = start_secantus(port);
+    wait_for_port(port, Duration::from_secs(20)).await;
+    let back = Instant::now();
+    loop {
+        let (status, body) = app.get_json("/readyz").await;
+        if status == 200 {
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(5), "still {status} {body} after {:?}", back.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("readyz recovered {:?} after Mongo was back", back.elapsed());
+    app.stop().await;
+}

@@ -1,0 +1,279 @@
+//! Test support: the stack's coordinates, fresh databases, and the app started in-process
+//! through the same `App::build` production uses.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    time::Duration,
+};
+
+use learngraph::{
+    app::{App, AppState},
+    config::Config,
+    store::pg::PgStats,
+};
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{json, Value};
+
+/// Where the stack runs (exported by `scripts/test` from `scripts/stack env`).
+pub struct Stack {
+    /// Through PgBouncer.
+    pub database_url: String,
+    /// Straight to PostgreSQL.
+    pub direct_url: String,
+    pub mongo_uri: String,
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with scripts/test (it starts the stack and exports its variables)")
+    })
+}
+
+pub fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| Stack {
+        database_url: var("DATABASE_URL"),
+        direct_url: var("DATABASE_DIRECT_URL"),
+        mongo_uri: var("MONGODB_URI"),
+    })
+}
+
+/// A tool the stack built or installed (paths exported by `scripts/stack env`).
+pub fn tool(name: &str) -> String {
+    let path = var(name);
+    assert!(
+        !path.is_empty() && std::path::Path::new(&path).exists(),
+        "{name}={path:?} does not exist: run scripts/stack tools"
+    );
+    path
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a URL with a database name");
+    format!("{base}/{db}")
+}
+
+/// The port of a URL like `scheme://user:pw@host:port/db`.
+pub fn port_of(url: &str) -> u16 {
+    let after_at = url.rsplit_once('@').map_or(url, |(_, rest)| rest);
+    let host_port = after_at.split('/').next().expect("host:port");
+    host_port.rsplit_once(':').expect("a port").1.parse().expect("a numeric port")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_name(prefix: &str) -> String {
+    format!("{prefix}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The migrated template every test database is cloned from (created once per run).
+fn template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let name = format!("lg_tpl_{}", std::process::id());
+        let direct = stack().direct_url.clone();
+        let created = name.clone();
+        // its own runtime: the pools it opens must not outlive it
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                let admin = Database::connect(&direct).await.expect("connect to the stack's PostgreSQL");
+                admin.execute_unprepared(&format!("CREATE DATABASE {created}")).await.expect("create template");
+                admin.close().await.expect("close");
+                let db = Database::connect(with_database(&direct, &created)).await.expect("connect to template");
+                <migration::Migrator as migration::MigratorTrait>::up(&db, None).await.expect("migrate template");
+                db.close().await.expect("close");
+            });
+        })
+        .join()
+        .expect("template thread");
+        name
+    })
+}
+
+/// A database of its own for one test, in both stores.
+pub struct TestDb {
+    pub name: String,
+    pub direct_url: String,
+    pub pooled_url: String,
+}
+
+impl TestDb {
+    /// A migrated, empty database.
+    pub async fn migrated() -> TestDb {
+        Self::create(Some(template())).await
+    }
+
+    /// A database with no tables (from template1).
+    pub async fn empty() -> TestDb {
+        Self::create(None).await
+    }
+
+    async fn create(template: Option<&str>) -> TestDb {
+        let name = unique_name("lg_t");
+        let admin = Database::connect(&stack().direct_url).await.expect("connect");
+        let sql = match template {
+            Some(t) => format!("CREATE DATABASE {name} TEMPLATE {t}"),
+            None => format!("CREATE DATABASE {name}"),
+        };
+        // CREATE DATABASE refuses while another clone of the same template starts: retry
+        let mut tries = 0;
+        while let Err(e) = admin.execute_unprepared(&sql).await {
+            tries += 1;
+            assert!(tries < 50, "{sql}: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        admin.close().await.expect("close");
+        TestDb {
+            direct_url: with_database(&stack().direct_url, &name),
+            pooled_url: with_database(&stack().database_url, &name),
+            name,
+        }
+    }
+
+    /// Loads the `ci` data set.
+    pub async fn seeded_ci() -> TestDb {
+        let db = Self::migrated().await;
+        learngraph::seed::run(&db.direct_url, learngraph::seed::Scale::Ci, false).await.expect("seed ci");
+        db
+    }
+
+    /// The configuration an app on this database uses; `overrides` replace variables.
+    pub fn config(&self, overrides: &[(&str, &str)]) -> Config {
+        let mut vars: HashMap<String, String> = [
+            ("LISTEN_ADDR", "127.0.0.1:0"),
+            ("DATABASE_URL", self.pooled_url.as_str()),
+            ("DATABASE_DIRECT_URL", self.direct_url.as_str()),
+            ("MONGODB_URI", stack().mongo_uri.as_str()),
+            ("MONGODB_DATABASE", self.name.as_str()),
+            ("DB_POOL_MIN", "0"),
+            ("DB_POOL_MAX", "8"),
+            ("MONGO_POOL_MIN", "0"),
+            ("LOG_FORMAT", "pretty"),
+            // debug builds on a busy 2-core machine: give every level of a query time to gather
+            // its keys, so the statement counts the tests assert do not depend on timing
+            ("LOADER_DELAY_MICROS", "10000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in overrides {
+            vars.insert((*k).to_owned(), (*v).to_owned());
+        }
+        Config::from_map(vars).expect("valid test configuration")
+    }
+}
+
+/// The service, running in this test's runtime.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    client: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(db: &TestDb) -> TestApp {
+        Self::spawn_with(db.config(&[])).await
+    }
+
+    pub async fn spawn_with(config: Config) -> TestApp {
+        let app = App::build(config).await.expect("the app starts");
+        let addr = app.local_addr().expect("bound");
+        let state = app.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(async move {
+            let _ = stopped.await;
+        }));
+        TestApp { addr, state, client: reqwest::Client::new(), stop: Some(stop), server: Some(server) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn pg_stats(&self) -> Arc<PgStats> {
+        self.state.pg.stats().clone()
+    }
+
+    /// POSTs a GraphQL request and returns the JSON body (status must be 200).
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 200, "GraphQL over application/json answers 200");
+        response.json().await.expect("JSON body")
+    }
+
+    /// GETs a path: status and JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+/// The data of a GraphQL response that must have no errors.
+pub fn data(body: &Value) -> &Value {
+    assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+    &body["data"]
+}
+
+/// The `extensions.code` of each error.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {body}"))
+        .iter()
+        .map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned())
+        .collect()
+}
+
+/// A child process that is killed when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts connections on `port`.
+pub async fn wait_for_port(port: u16, within: Duration) {
+    let start = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(start.elapsed() < within, "nothing listens on {port} after {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
