@@ -67,7 +67,7 @@ impl Scale {
                 instructors: 1_000,
                 courses: 5_000,
                 lessons: (6, 34),
-                enrolments_per_learner: 6.0,
+                enrolments_per_learner: 4.0,
                 lessons_per_quiz: 3,
             },
         }

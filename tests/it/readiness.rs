@@ -53,3 +53,34 @@ async fn readyz_names_mongo_when_it_is_down_and_recovers_within_five_seconds() {
     eprintln!("readyz recovered {:?} after Mongo was back", back.elapsed());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    // Setup: a slow loader (half a second per batch) makes a request that is still running
+    // when shutdown starts
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn_with(db.config(&[("LOADER_DELAY_MICROS", "500000")])).await;
+    let client = app.client().clone();
+    let url = app.url("/graphql");
+    let in_flight = tokio::spawn(async move {
+        client
+            .post(url)
+            .json(&serde_json::json!({ "query": "{ courses(first: 3) { nodes { category { name } } } }" }))
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    // Exec: shut down while it runs
+    let addr = app.addr;
+    let started = Instant::now();
+    app.stop().await;
+
+    // Check: the request got its full answer, and new connections are refused
+    let response = in_flight.await.expect("task").expect("the in-flight request was answered");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["data"]["courses"]["nodes"].as_array().map(Vec::len), Some(3), "{body}");
+    assert!(started.elapsed() >= Duration::from_millis(200), "shutdown waited for the request");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
+}
