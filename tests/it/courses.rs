@@ -2,10 +2,9 @@
 
 use std::collections::HashSet;
 
-use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, TestApp, TestDb};
+use crate::support::{data, error_codes, sql_column, sql_exec, TestApp, TestDb};
 
 const PAGE: &str = r#"query Page($first: Int!, $after: String) {
   courses(first: $first, after: $after) {
@@ -16,16 +15,8 @@ const PAGE: &str = r#"query Page($first: Int!, $after: String) {
 
 /// Published course ids in the order the API promises (newest first, id breaking ties).
 async fn expected_order(db: &TestDb) -> Vec<String> {
-    let conn = Database::connect(&db.direct_url).await.expect("connect");
-    let rows = conn
-        .query_all(Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT id::text AS id FROM courses WHERE is_published ORDER BY created_at DESC, id DESC",
-        ))
+    sql_column(&db.direct_url, "SELECT id::text FROM courses WHERE is_published ORDER BY created_at DESC, id DESC")
         .await
-        .expect("query");
-    conn.close().await.expect("close");
-    rows.iter().map(|r| r.try_get::<String>("", "id").expect("id")).collect()
 }
 
 #[tokio::test]
@@ -85,13 +76,11 @@ async fn a_page_stays_stable_when_newer_courses_arrive() {
     let next_before = app.graphql(PAGE, json!({ "first": 5, "after": cursor })).await;
 
     // a new course published now sorts first; the page after the cursor must not move
-    let conn = Database::connect(&db.direct_url).await.expect("connect");
-    conn.execute_unprepared(
+    sql_exec(
+        &db.direct_url,
         "INSERT INTO courses (title, slug, is_published, created_at) VALUES ('Brand new', 'brand-new', true, now())",
     )
-    .await
-    .expect("insert");
-    conn.close().await.expect("close");
+    .await;
 
     let next_after = app.graphql(PAGE, json!({ "first": 5, "after": cursor })).await;
     assert_eq!(data(&next_before), data(&next_after));
@@ -128,17 +117,8 @@ async fn one_course_by_id_or_slug_and_bad_input_has_codes() {
     assert_eq!(data(&missing)["course"], Value::Null);
 
     // unpublished courses are not served
-    let conn = Database::connect(&db.direct_url).await.expect("connect");
-    let row = conn
-        .query_one(Statement::from_string(
-            conn.get_database_backend(),
-            "SELECT slug FROM courses WHERE NOT is_published LIMIT 1",
-        ))
-        .await
-        .expect("query")
-        .expect("ci data has drafts");
-    conn.close().await.expect("close");
-    let draft: String = row.try_get("", "slug").expect("slug");
+    let drafts = sql_column(&db.direct_url, "SELECT slug FROM courses WHERE NOT is_published LIMIT 1").await;
+    let draft = drafts.first().expect("ci data has drafts");
     assert_eq!(data(&app.graphql(q, json!({ "slug": draft })).await)["course"], Value::Null);
 
     // bad input: a code for each, no internals

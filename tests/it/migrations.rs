@@ -2,9 +2,9 @@
 //! reject what they should, and the indexes exist.
 
 use mongodb::bson::{doc, Binary, Document};
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::Database;
 
-use crate::support::{stack, TestDb};
+use crate::support::{sql_column, sql_exec, stack, TestDb};
 
 fn pg_dump(url: &str) -> String {
     let bin = std::env::var("LG_PG_BIN").unwrap_or_else(|_| "/usr/lib/postgresql/15/bin".into());
@@ -17,16 +17,7 @@ fn pg_dump(url: &str) -> String {
 }
 
 async fn tables(url: &str) -> Vec<String> {
-    let db = Database::connect(url).await.expect("connect");
-    let rows = db
-        .query_all(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT tablename::text AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
-        ))
-        .await
-        .expect("list tables");
-    db.close().await.expect("close");
-    rows.iter().map(|r| r.try_get::<String>("", "t").expect("name")).collect()
+    sql_column(url, "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1").await
 }
 
 #[tokio::test]
@@ -57,42 +48,28 @@ async fn up_down_up_leaves_the_same_schema() {
 #[tokio::test]
 async fn course_counters_follow_enrolments_incrementally() {
     let db = TestDb::seeded_ci().await;
-    let conn = Database::connect(&db.direct_url).await.expect("connect");
-    let check = "SELECT count(*)::bigint AS n FROM courses c \
-                 WHERE c.enrollment_count <> (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id)";
-    let mismatched = |conn: sea_orm::DatabaseConnection| async move {
-        let row =
-            conn.query_one(Statement::from_string(conn.get_database_backend(), check)).await.expect("q").expect("row");
-        (row.try_get::<i64>("", "n").expect("n"), conn)
+    let mismatched = || {
+        sql_column(
+            &db.direct_url,
+            "SELECT count(*)::text FROM courses c \
+             WHERE c.enrollment_count <> (SELECT count(*) FROM enrollments e WHERE e.course_id = c.id)",
+        )
     };
-    let (n, conn) = mismatched(conn).await;
-    assert_eq!(n, 0, "seeded counts");
-    // delete some enrolments (the guide's trigger read NEW on DELETE), and add progress for a
-    // new learner, which enrols them
-    conn.execute_unprepared(
+    assert_eq!(mismatched().await, ["0"], "seeded counts");
+    // delete some enrolments (the guide's trigger read NEW on DELETE), and add progress for
+    // learners in courses they had not enrolled in, which enrols them
+    sql_exec(
+        &db.direct_url,
         "DELETE FROM enrollments WHERE id IN (SELECT id FROM enrollments ORDER BY id LIMIT 25);
          INSERT INTO user_progress (user_id, lesson_id, course_id)
          SELECT u.id, l.id, l.course_id FROM users u, lessons l
          WHERE u.role = 'student' AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = u.id AND e.course_id = l.course_id)
          ORDER BY u.id, l.id LIMIT 40 ON CONFLICT DO NOTHING;",
     )
-    .await
-    .expect("writes");
-    let bumped: i64 = {
-        let row = conn
-            .query_one(Statement::from_string(
-                conn.get_database_backend(),
-                "SELECT count(*)::bigint AS n FROM courses WHERE updated_at > created_at",
-            ))
-            .await
-            .expect("q")
-            .expect("row");
-        row.try_get("", "n").expect("n")
-    };
-    let (n, conn) = mismatched(conn).await;
-    assert_eq!(n, 0, "counts after deletes and progress inserts");
-    assert_eq!(bumped, 0, "counter updates must not bump courses.updated_at");
-    conn.close().await.expect("close");
+    .await;
+    assert_eq!(mismatched().await, ["0"], "counts after deletes and progress inserts");
+    let bumped = sql_column(&db.direct_url, "SELECT count(*)::text FROM courses WHERE updated_at > created_at").await;
+    assert_eq!(bumped, ["0"], "counter updates must not bump courses.updated_at");
 }
 
 #[tokio::test]

@@ -277,3 +277,21 @@ pub async fn wait_for_port(port: u16, within: Duration) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Runs `sql` on `url` and returns the first column of every row, as text.
+pub async fn sql_column(url: &str, sql: &str) -> Vec<String> {
+    let db = Database::connect(url).await.expect("connect");
+    let rows = db
+        .query_all(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    db.close().await.expect("close");
+    rows.iter().map(|r| r.try_get_by_index::<String>(0).unwrap_or_else(|e| panic!("{sql}: {e}"))).collect()
+}
+
+/// Runs statements on `url`.
+pub async fn sql_exec(url: &str, sql: &str) {
+    let db = Database::connect(url).await.expect("connect");
+    db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    db.close().await.expect("close");
+}
