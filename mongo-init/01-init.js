@@ -1,7 +1,8 @@
 // mongod docker entrypoint script (mongosh): creates LearnGraph's collections with their
 // validators and indexes from collections.json (the same file `learngraph migrate up` applies).
 // No password lives here: the application user is created only when LEARNGRAPH_MONGO_PASSWORD
-// is set in the container's environment (docker-compose passes it from a secret).
+// is set in the container's environment (from a secret, for a server that runs with
+// authorization as deploy/mongod.conf does; the docker-compose setup runs without it).
 const fs = require('fs');
 
 const dbName = process.env.MONGO_INITDB_DATABASE || 'learngraph';

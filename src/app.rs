@@ -100,8 +100,11 @@ impl App {
                 Ok(())
             }
         };
-        state.pg.close().await;
-        state.mongo.close().await;
+        // connections still held by dropped requests must not hold the exit up
+        let closing = async { tokio::join!(state.pg.close(), state.mongo.close()) };
+        if tokio::time::timeout(std::time::Duration::from_secs(5), closing).await.is_err() {
+            tracing::warn!("store connections did not close within 5 s");
+        }
         result
     }
 }

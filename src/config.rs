@@ -11,6 +11,8 @@ pub struct Config {
     pub graphiql: bool,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
+    /// Which logs to keep (`RUST_LOG` syntax).
+    pub log_filter: String,
     pub postgres: PostgresConfig,
     pub mongo: MongoConfig,
     /// How long a DataLoader waits to gather keys into one batch.
@@ -218,6 +220,7 @@ impl Config {
                 "pretty" | "text" => Ok(LogFormat::Pretty),
                 _ => Err("expected `json` or `pretty`".into()),
             })?,
+            log_filter: env.get("RUST_LOG").unwrap_or_else(|| "info,sqlx=warn,sea_orm=warn".into()),
             postgres,
             mongo,
             loader_delay: Duration::from_micros(env.parse("LOADER_DELAY_MICROS", 1_000u64)?),

@@ -59,11 +59,7 @@ impl From<sea_orm::DbErr> for StoreError {
         use sea_orm::{DbErr, RuntimeErr, SqlErr};
         let kind = match &err {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreErrorKind::Unavailable,
-            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))
-                if is_connection_error(e) =>
-            {
-                StoreErrorKind::Unavailable
-            }
+            DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => classify(e),
             _ if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => StoreErrorKind::Conflict,
             _ => StoreErrorKind::Other,
         };
@@ -73,19 +69,28 @@ impl From<sea_orm::DbErr> for StoreError {
 
 impl From<sea_orm::sqlx::Error> for StoreError {
     fn from(err: sea_orm::sqlx::Error) -> Self {
-        let kind = if is_connection_error(&err) { StoreErrorKind::Unavailable } else { StoreErrorKind::Other };
-        StoreError::new(Store::Postgres, kind, err.to_string())
+        StoreError::new(Store::Postgres, classify(&err), err.to_string())
     }
 }
 
-fn is_connection_error(err: &sea_orm::sqlx::Error) -> bool {
+/// What kind of failure a driver error is.
+fn classify(err: &sea_orm::sqlx::Error) -> StoreErrorKind {
     use sea_orm::sqlx::Error;
     match err {
-        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
-        // 57P01 admin_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions,
-        // 57014 query_canceled (our statement_timeout)
-        Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"),
-        _ => false,
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => {
+            StoreErrorKind::Unavailable
+        }
+        Error::Database(db) => match db.code().as_deref() {
+            // query_canceled: the server's statement_timeout fired
+            Some("57014") => StoreErrorKind::Timeout,
+            // connection exceptions, admin_shutdown, cannot_connect_now, too_many_connections
+            Some(c) if c.starts_with("08") || c == "57P01" || c == "57P03" || c == "53300" => {
+                StoreErrorKind::Unavailable
+            }
+            Some("23505") => StoreErrorKind::Conflict,
+            _ => StoreErrorKind::Other,
+        },
+        _ => StoreErrorKind::Other,
     }
 }
 

@@ -24,6 +24,8 @@ impl MigrationTrait for Migration {
     created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
     updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
     UNIQUE (course_id, slug),
+    -- lets user_progress check that a lesson belongs to the course it names
+    UNIQUE (id, course_id),
     -- deferrable, so that an instructor can reorder lessons in one transaction
     UNIQUE (course_id, order_position) DEFERRABLE INITIALLY IMMEDIATE
 )"#],

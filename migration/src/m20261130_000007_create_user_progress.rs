@@ -13,7 +13,7 @@ impl MigrationTrait for Migration {
             &[r#"CREATE TABLE user_progress (
     id UUID PRIMARY KEY DEFAULT uuid_generate_v4(),
     user_id UUID NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    lesson_id UUID NOT NULL REFERENCES lessons(id) ON DELETE CASCADE,
+    lesson_id UUID NOT NULL,
     course_id UUID NOT NULL REFERENCES courses(id) ON DELETE CASCADE,
     completion_percentage INTEGER NOT NULL DEFAULT 0
         CHECK (completion_percentage >= 0 AND completion_percentage <= 100),
@@ -22,7 +22,9 @@ impl MigrationTrait for Migration {
     last_accessed_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
     completed_at TIMESTAMP WITH TIME ZONE,
     created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
-    UNIQUE (user_id, lesson_id)
+    UNIQUE (user_id, lesson_id),
+    -- the course named must be the lesson's course, or enrolments would land in the wrong course
+    FOREIGN KEY (lesson_id, course_id) REFERENCES lessons (id, course_id) ON DELETE CASCADE
 )"#],
         )
         .await

@@ -58,7 +58,8 @@ async fn execute(
     };
     // Parsed once here; execution reuses the parsed document.
     if let Err(e) = request.parsed_query() {
-        return error_response(headers, StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", &e.message);
+        let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
     }
     let mut response = state.schema.execute(request).await;
     // Errors without a path never reached execution (validation, variables, operation name).

@@ -187,6 +187,9 @@ async fn request_errors_follow_graphql_over_http() {
     let r = post("application/graphql-response+json", r#"{"query":"{ courses("}"#).send().await.expect("send");
     assert_eq!(r.status(), 400);
     assert_eq!(error_codes(&r.json().await.expect("json")), ["GRAPHQL_PARSE_FAILED"]);
+    let r = post("application/json", r#"{"query":"{ courses("}"#).send().await.expect("send");
+    assert_eq!(r.status(), 200, "a well-formed request with a bad document is 200 over application/json");
+    assert_eq!(error_codes(&r.json().await.expect("json")), ["GRAPHQL_PARSE_FAILED"]);
 
     let r = post("application/json", "{ not json").send().await.expect("send");
     assert_eq!(r.status(), 400);

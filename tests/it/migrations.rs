@@ -85,6 +85,19 @@ async fn mongo_validators_reject_bad_documents_and_indexes_exist() {
     assert_eq!(second.collections_updated.len(), 4);
     assert!(second.collections_created.is_empty());
 
+    // an index whose definition changed is dropped and created again
+    let client = mongodb::Client::with_uri_str(&stack().mongo_uri).await.expect("client");
+    let courses = client.database(&db.name).collection::<Document>("courses");
+    courses.drop_index("tags").await.expect("drop");
+    let old = mongodb::IndexModel::builder()
+        .keys(doc! { "tags": -1 })
+        .options(mongodb::options::IndexOptions::builder().name("tags".to_owned()).build())
+        .build();
+    courses.create_index(old).await.expect("an older definition");
+    let third = mongo.apply_setup().await.expect("setup");
+    assert_eq!(third.recreated, ["courses.tags"]);
+    assert!(mongo.apply_setup().await.expect("setup").recreated.is_empty());
+
     let status = mongo.setup_status().await.expect("status");
     for c in &status {
         assert!(c.exists, "{} missing", c.name);
@@ -92,8 +105,6 @@ async fn mongo_validators_reject_bad_documents_and_indexes_exist() {
         assert_eq!(c.missing_indexes, allowed, "{}", c.name);
     }
 
-    let client = mongodb::Client::with_uri_str(&stack().mongo_uri).await.expect("client");
-    let courses = client.database(&db.name).collection::<Document>("courses");
     let id = Binary { subtype: mongodb::bson::spec::BinarySubtype::Uuid, bytes: vec![7; 16] };
     let valid = doc! {
         "_id": id.clone(), "title": "T", "slug": "t", "is_published": true, "lessons": [], "version": 1_i64,

@@ -45,6 +45,8 @@ pub struct SetupReport {
     pub collections_created: Vec<String>,
     pub collections_updated: Vec<String>,
     pub indexes: Vec<String>,
+    /// Indexes that existed with another definition, dropped and created again.
+    pub recreated: Vec<String>,
     pub warnings: Vec<String>,
 }
 
@@ -72,14 +74,24 @@ fn to_document(value: &serde_json::Value, what: &str) -> Result<Document, StoreE
     }
 }
 
-fn index_model(ix: &IndexSpec) -> Result<IndexModel, StoreError> {
+/// IndexOptionsConflict (85) or IndexKeySpecsConflict (86).
+fn is_index_conflict(e: &StoreError) -> bool {
+    e.detail.contains("(85)") || e.detail.contains("(86)")
+}
+
+fn index_model(ix: &IndexSpec) -> Result<IndexModel, mongodb::error::Error> {
     let mut keys = Document::new();
     for (field, kind) in &ix.key {
-        let kind = bson::to_bson(kind)
-            .map_err(|e| StoreError::new(Store::Mongo, StoreErrorKind::Other, format!("index {}: {e}", ix.name)))?;
+        let kind = bson::to_bson(kind).map_err(|e| mongodb::error::Error::custom(format!("index {}: {e}", ix.name)))?;
         keys.insert(field.clone(), kind);
     }
-    let weights = ix.weights.as_ref().map(|w| to_document(w, "weights")).transpose()?;
+    let weights = match &ix.weights {
+        Some(w) => match bson::to_bson(w) {
+            Ok(Bson::Document(d)) => Some(d),
+            _ => return Err(mongodb::error::Error::custom(format!("index {}: weights is not an object", ix.name))),
+        },
+        None => None,
+    };
     let options = IndexOptions::builder()
         .name(ix.name.clone())
         .unique(ix.unique.then_some(true))
@@ -120,8 +132,17 @@ impl MongoStore {
             }
             let coll = db.collection::<Document>(&c.name);
             for ix in &c.indexes {
-                let model = index_model(ix)?;
-                match self.call("create index", async { coll.create_index(model).await }).await {
+                let created = self.call("create index", async { coll.create_index(index_model(ix)?).await }).await;
+                let created = match created {
+                    // an index of that name exists with another definition: the spec wins
+                    Err(e) if is_index_conflict(&e) => {
+                        self.call("drop index", async { coll.drop_index(&ix.name).await }).await?;
+                        report.recreated.push(format!("{}.{}", c.name, ix.name));
+                        self.call("create index", async { coll.create_index(index_model(ix)?).await }).await
+                    }
+                    other => other,
+                };
+                match created {
                     Ok(_) => report.indexes.push(format!("{}.{}", c.name, ix.name)),
                     Err(e) if e.kind == StoreErrorKind::Unavailable || e.kind == StoreErrorKind::Timeout => {
                         return Err(e)

@@ -7,7 +7,7 @@ use super::{entity::category, PgStore};
 use crate::error::StoreError;
 
 impl PgStore {
-    /// Every category, parents before children, then by position and name.
+    /// Every category, by position then name (children carry their parent id).
     #[tracing::instrument(skip_all)]
     pub async fn all_categories(&self) -> Result<Vec<category::Model>, StoreError> {
         let query =

@@ -100,7 +100,13 @@ async fn prepared_pid(conn: &mut PgConnection, token: &str) -> Result<Result<i32
                 ))),
             }
         }
-        Err(sea_orm::sqlx::Error::Database(db)) => {
+        // 26000 invalid_sql_statement_name, 42P05 duplicate_prepared_statement, or a statement
+        // that exists under that name with other parameters: evidence. Anything else (pool
+        // timeouts, too many connections) means the probe could not run.
+        Err(sea_orm::sqlx::Error::Database(db))
+            if matches!(db.code().as_deref(), Some("26000" | "42P05"))
+                || db.message().contains("prepared statement") =>
+        {
             Ok(Err(format!("a prepared statement failed on a shared server connection: {}", db.message())))
         }
         Err(other) => Err(StoreError::from(other)),
