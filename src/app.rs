@@ -12,6 +12,7 @@ use crate::{
     error::StoreError,
     graphql::{self, LearnGraphSchema},
     loaders::Loaders,
+    projection::projector::Projector,
     store::{
         mongo::MongoStore,
         pg::{
@@ -34,6 +35,7 @@ pub struct AppState {
 pub struct App {
     state: AppState,
     listener: TcpListener,
+    projector: Option<Projector>,
 }
 
 /// Why the service did not start. The message says what to do.
@@ -64,8 +66,11 @@ impl App {
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
+        let projector = config.projector.enabled.then(|| {
+            Projector::new(pg.db().clone(), mongo.clone(), config.projector.batch, config.postgres.statement_timeout)
+        });
         let state = AppState { config: Arc::new(config), schema, pg, mongo };
-        Ok(App { state, listener })
+        Ok(App { state, listener, projector })
     }
 
     /// The address the service listens on (useful with port 0).
@@ -77,11 +82,18 @@ impl App {
         &self.state
     }
 
+    /// The projector this replica runs (None when PROJECTOR_ENABLED=false).
+    pub fn projector(&self) -> Option<&Projector> {
+        self.projector.as_ref()
+    }
+
     /// Serves until `shutdown` completes, then stops taking connections and lets in-flight
     /// requests finish (bounded by SHUTDOWN_GRACE_PERIOD).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let App { state, listener } = self;
+        let App { state, listener, projector } = self;
         let grace = state.config.shutdown_grace;
+        let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
+        let projector = projector.map(|p| tokio::spawn(p.run(state.config.projector.poll, projector_stopped)));
         let router = crate::http::router(state.clone());
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -100,6 +112,13 @@ impl App {
                 Ok(())
             }
         };
+        let _ = stop_projector.send(true);
+        if let Some(task) = projector {
+            // a round in progress finishes (or is abandoned: its rows stay in the outbox)
+            if tokio::time::timeout(std::time::Duration::from_secs(5), task).await.is_err() {
+                tracing::warn!("projector did not stop within 5 s");
+            }
+        }
         // connections still held by dropped requests must not hold the exit up
         let closing = async { tokio::join!(state.pg.close(), state.mongo.close()) };
         if tokio::time::timeout(std::time::Duration::from_secs(5), closing).await.is_err() {

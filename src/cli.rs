@@ -45,8 +45,31 @@ enum Command {
         #[arg(long)]
         if_empty: bool,
     },
+    /// Project PostgreSQL into the MongoDB read models: drain the outbox, rebuild, verify.
+    #[command(
+        after_help = "Examples:\n  learngraph project rebuild\n  learngraph project verify\n  learngraph project run --until-empty"
+    )]
+    Project {
+        #[command(subcommand)]
+        action: ProjectAction,
+    },
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Sdl,
+}
+
+#[derive(Subcommand)]
+enum ProjectAction {
+    /// Run the projector alone (as `serve` does), until SIGTERM, or until the outbox is empty.
+    Run {
+        #[arg(long)]
+        until_empty: bool,
+    },
+    /// Rebuild every read model from PostgreSQL (and remove documents with no aggregate).
+    Rebuild,
+    /// Compare every document with what PostgreSQL builds; exit 0 only when all match.
+    Verify,
+    /// Outbox backlog and the age of its oldest row.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -135,7 +158,61 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 Err(e) => Err(e.to_string()),
             }
         }
+        Command::Project { action } => project(action, config).await,
         Command::Sdl => Ok(()),
+    }
+}
+
+async fn project(action: ProjectAction, config: Config) -> Result<(), String> {
+    use crate::{
+        projection::{maintain, projector},
+        store::{mongo::MongoStore, pg::PgStore},
+    };
+    let pg = PgStore::connect(&config.postgres).await.map_err(|e| format!("PostgreSQL: {}", e.detail))?;
+    let mongo = MongoStore::connect(&config.mongo, &config.postgres.application_name)
+        .await
+        .map_err(|e| format!("MongoDB: {}", e.detail))?;
+    let db = pg.db().clone();
+    match action {
+        ProjectAction::Run { until_empty } => {
+            let p = projector::Projector::new(db, mongo, config.projector.batch, config.postgres.statement_timeout);
+            if until_empty {
+                let n = p.drain().await.map_err(|e| format!("projector: {:?}: {}", e.kind, e.detail))?;
+                println!("projected {n} outbox rows; the outbox is empty");
+                return Ok(());
+            }
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let task = tokio::spawn(p.run(config.projector.poll, stopped));
+            shutdown_signal().await;
+            let _ = stop.send(true);
+            let _ = task.await;
+            Ok(())
+        }
+        ProjectAction::Rebuild => {
+            let started = std::time::Instant::now();
+            let report =
+                maintain::rebuild(&db, &mongo).await.map_err(|e| format!("rebuild: {:?}: {}", e.kind, e.detail))?;
+            println!("{report}\nrebuilt in {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        ProjectAction::Verify => {
+            let (checked, differences) =
+                maintain::verify(&db, &mongo).await.map_err(|e| format!("verify: {:?}: {}", e.kind, e.detail))?;
+            for d in &differences {
+                println!("{d}");
+            }
+            if differences.is_empty() {
+                println!("verified {checked} aggregates: every document matches PostgreSQL");
+                Ok(())
+            } else {
+                Err(format!("{} of {checked} aggregates differ (listed above)", differences.len()))
+            }
+        }
+        ProjectAction::Status => {
+            let (n, oldest) = projector::backlog(&db).await.map_err(|e| e.detail.to_string())?;
+            println!("outbox: {n} rows waiting{}", oldest.map(|s| format!(", oldest {s:.1} s")).unwrap_or_default());
+            Ok(())
+        }
     }
 }
 

@@ -17,6 +17,17 @@ pub struct Config {
     pub mongo: MongoConfig,
     /// How long a DataLoader waits to gather keys into one batch.
     pub loader_delay: Duration,
+    pub projector: ProjectorConfig,
+}
+
+/// The outbox projector that runs inside `serve`.
+#[derive(Clone, Debug)]
+pub struct ProjectorConfig {
+    pub enabled: bool,
+    /// Outbox rows claimed per round.
+    pub batch: u64,
+    /// How often an idle projector looks at the outbox.
+    pub poll: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,6 +235,14 @@ impl Config {
             postgres,
             mongo,
             loader_delay: Duration::from_micros(env.parse("LOADER_DELAY_MICROS", 1_000u64)?),
+            projector: ProjectorConfig {
+                enabled: env.parse_with("PROJECTOR_ENABLED", true, parse_bool)?,
+                batch: match env.parse("PROJECTOR_BATCH", 200u64)? {
+                    0 => return Err(ConfigError::new("PROJECTOR_BATCH", "must be at least 1")),
+                    n => n.min(5_000),
+                },
+                poll: env.millis("PROJECTOR_POLL_INTERVAL", 100)?,
+            },
         })
     }
 }

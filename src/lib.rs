@@ -10,5 +10,6 @@ pub mod graphql;
 pub mod http;
 pub mod loaders;
 pub mod migrate;
+pub mod projection;
 pub mod seed;
 pub mod store;

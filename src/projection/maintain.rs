@@ -1,0 +1,172 @@
+//! `project rebuild` and `project verify`: every read model against PostgreSQL, in batches.
+
+use std::time::Instant;
+
+use futures::TryStreamExt;
+use mongodb::bson::{doc, Bson, Document};
+use sea_orm::DatabaseConnection;
+
+use super::{
+    build::{self, key_of, mongo_id},
+    docs::Kind,
+    projector::{mongo_versions, write, ProjectorStats},
+};
+use crate::{error::StoreError, store::mongo::MongoStore};
+
+const BATCH: u64 = 500;
+
+/// Documents per kind, and how long it took.
+#[derive(Debug, Default)]
+pub struct RebuildReport {
+    pub kinds: Vec<(Kind, u64, std::time::Duration)>,
+    pub removed: u64,
+}
+
+impl std::fmt::Display for RebuildReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (kind, n, took) in &self.kinds {
+            writeln!(
+                f,
+                "  {:<14} {n:>9} documents  {:>8.0} documents/s",
+                kind.collection(),
+                *n as f64 / took.as_secs_f64().max(1e-6)
+            )?;
+        }
+        write!(f, "  removed {} documents with no aggregate in PostgreSQL", self.removed)
+    }
+}
+
+/// Rebuilds every document of every kind from PostgreSQL, and removes orphans.
+pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<RebuildReport, StoreError> {
+    let stats = ProjectorStats::default();
+    let mut report = RebuildReport::default();
+    for kind in Kind::ALL {
+        let started = Instant::now();
+        let mut written = 0;
+        let mut after: Option<String> = None;
+        loop {
+            let keys = build::keys_after(pg, kind, after.as_deref(), BATCH).await?;
+            let Some(last) = keys.last().cloned() else { break };
+            let snapshot = build::snapshot(pg).await?;
+            let batch = build::build(&snapshot, kind, &keys).await?;
+            let _ = snapshot.rollback().await;
+            let existing = mongo_versions(mongo, kind, &keys).await?;
+            written += write(mongo, kind, &keys, batch, &existing, &stats).await?.written as u64;
+            eprintln!("rebuild: {}: {written} documents", kind.collection());
+            after = Some(last);
+        }
+        report.kinds.push((kind, written, started.elapsed()));
+        report.removed += remove_orphans(pg, mongo, kind).await?;
+    }
+    Ok(report)
+}
+
+/// Removes documents whose aggregate does not exist in PostgreSQL.
+async fn remove_orphans(pg: &DatabaseConnection, mongo: &MongoStore, kind: Kind) -> Result<u64, StoreError> {
+    let orphans = orphans(pg, mongo, kind).await?;
+    if orphans.is_empty() {
+        return Ok(0);
+    }
+    let coll = mongo.database().collection::<Document>(kind.collection());
+    let ids: Vec<Bson> = orphans.iter().map(|k| mongo_id(kind, k)).collect();
+    let deleted =
+        mongo.call("delete orphans", async { coll.delete_many(doc! { "_id": { "$in": ids } }).await }).await?;
+    Ok(deleted.deleted_count)
+}
+
+/// Keys of Mongo documents with no aggregate in PostgreSQL.
+async fn orphans(pg: &DatabaseConnection, mongo: &MongoStore, kind: Kind) -> Result<Vec<String>, StoreError> {
+    let coll = mongo.database().collection::<Document>(kind.collection());
+    let docs: Vec<Document> = mongo
+        .call("list documents", async { coll.find(doc! {}).projection(doc! { "_id": 1 }).await?.try_collect().await })
+        .await?;
+    let keys: Vec<String> = docs.iter().filter_map(|d| key_of(d.get("_id")?)).collect();
+    let mut orphans = Vec::new();
+    for chunk in keys.chunks(BATCH as usize) {
+        let snapshot = build::snapshot(pg).await?;
+        let batch = build::build(&snapshot, kind, chunk).await?;
+        let _ = snapshot.rollback().await;
+        orphans.extend(chunk.iter().filter(|k| !batch.docs.contains_key(*k)).cloned());
+    }
+    Ok(orphans)
+}
+
+/// One document that differs from what PostgreSQL builds.
+#[derive(Debug, PartialEq)]
+pub enum Difference {
+    Missing { kind: Kind, key: String },
+    Orphan { kind: Kind, key: String },
+    Stale { kind: Kind, key: String, mongo_version: Option<i64>, version: i64, fields: Vec<String> },
+}
+
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Difference::Missing { kind, key } => write!(f, "{} {key}: missing from Mongo", kind.collection()),
+            Difference::Orphan { kind, key } => write!(f, "{} {key}: in Mongo, not in PostgreSQL", kind.collection()),
+            Difference::Stale { kind, key, mongo_version, version, fields } => write!(
+                f,
+                "{} {key}: Mongo has version {mongo_version:?}, PostgreSQL {version}; differs in {}",
+                kind.collection(),
+                fields.join(", ")
+            ),
+        }
+    }
+}
+
+/// Every document compared with what the builder makes from PostgreSQL (documents counted, differences).
+pub async fn verify(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<(u64, Vec<Difference>), StoreError> {
+    let mut differences = Vec::new();
+    let mut checked = 0;
+    for kind in Kind::ALL {
+        let coll = mongo.database().collection::<Document>(kind.collection());
+        let mut after: Option<String> = None;
+        loop {
+            let keys = build::keys_after(pg, kind, after.as_deref(), BATCH).await?;
+            let Some(last) = keys.last().cloned() else { break };
+            let snapshot = build::snapshot(pg).await?;
+            let mut batch = build::build(&snapshot, kind, &keys).await?;
+            let _ = snapshot.rollback().await;
+            let ids: Vec<Bson> = keys.iter().map(|k| mongo_id(kind, k)).collect();
+            let stored: Vec<Document> = mongo
+                .call("read documents", async { coll.find(doc! { "_id": { "$in": ids } }).await?.try_collect().await })
+                .await?;
+            let mut stored: std::collections::HashMap<String, Document> =
+                stored.into_iter().filter_map(|d| Some((key_of(d.get("_id")?)?, d))).collect();
+            for key in keys {
+                checked += 1;
+                let Some(built) = batch.docs.remove(&key) else { continue };
+                match stored.remove(&key) {
+                    None => differences.push(Difference::Missing { kind, key }),
+                    Some(doc) if doc == built.doc => {}
+                    Some(doc) => {
+                        let mut fields: Vec<String> = built
+                            .doc
+                            .iter()
+                            .filter(|(k, v)| doc.get(k.as_str()) != Some(*v))
+                            .map(|(k, _)| k.clone())
+                            .collect();
+                        fields.extend(doc.keys().filter(|k| !built.doc.contains_key(k.as_str())).cloned());
+                        let mongo_version = match doc.get("version") {
+                            Some(Bson::Int64(v)) => Some(*v),
+                            Some(Bson::Int32(v)) => Some(i64::from(*v)),
+                            _ => None,
+                        };
+                        differences.push(Difference::Stale {
+                            kind,
+                            key,
+                            mongo_version,
+                            version: built.version,
+                            fields,
+                        });
+                    }
+                }
+            }
+            after = Some(last);
+        }
+        for key in orphans(pg, mongo, kind).await? {
+            differences.push(Difference::Orphan { kind, key });
+        }
+    }
+    Ok((checked, differences))
+}
