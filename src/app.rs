@@ -12,7 +12,7 @@ use crate::{
     error::StoreError,
     graphql::{self, LearnGraphSchema},
     loaders::Loaders,
-    projection::projector::Projector,
+    projection::{projector::Projector, read::ReadModels},
     store::{
         mongo::MongoStore,
         pg::{
@@ -29,6 +29,7 @@ pub struct AppState {
     pub schema: LearnGraphSchema,
     pub pg: PgStore,
     pub mongo: MongoStore,
+    pub read_models: Arc<ReadModels>,
 }
 
 /// The service, bound to its port and ready to serve.
@@ -61,7 +62,13 @@ impl App {
         let mongo = MongoStore::connect(&config.mongo, &config.postgres.application_name)
             .await
             .map_err(|e| StartupError::Mongo(describe(&e)))?;
-        let loaders = Loaders::new(pg.clone(), config.loader_delay);
+        let read_models = Arc::new(ReadModels::new(
+            pg.db().clone(),
+            mongo.clone(),
+            config.mongo.read_timeout,
+            config.postgres.statement_timeout,
+        ));
+        let loaders = Loaders::new(pg.clone(), read_models.clone(), config.loader_delay);
         let schema = graphql::build(pg.clone(), loaders);
         let listener = TcpListener::bind(config.listen_addr)
             .await
@@ -69,7 +76,7 @@ impl App {
         let projector = config.projector.enabled.then(|| {
             Projector::new(pg.db().clone(), mongo.clone(), config.projector.batch, config.postgres.statement_timeout)
         });
-        let state = AppState { config: Arc::new(config), schema, pg, mongo };
+        let state = AppState { config: Arc::new(config), schema, pg, mongo, read_models };
         Ok(App { state, listener, projector })
     }
 

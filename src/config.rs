@@ -73,6 +73,8 @@ pub struct MongoConfig {
     pub server_selection_timeout: Duration,
     /// The deadline around each Mongo call (the driver has no socket timeout).
     pub op_timeout: Duration,
+    /// The deadline of a read-model read before it falls back to PostgreSQL.
+    pub read_timeout: Duration,
     pub write_concern_majority: bool,
     pub write_journal: bool,
     pub write_timeout: Duration,
@@ -191,6 +193,7 @@ impl Config {
             connect_timeout: env.millis("MONGO_CONNECT_TIMEOUT", 10_000)?,
             server_selection_timeout: env.millis("MONGO_SERVER_SELECTION_TIMEOUT", 5_000)?,
             op_timeout: env.millis("MONGO_OPERATION_TIMEOUT", 5_000)?,
+            read_timeout: env.millis("MONGO_READ_TIMEOUT", 1_000)?,
             write_concern_majority: env.parse_with("MONGO_WRITE_CONCERN", true, |v| match v {
                 "majority" => Ok(true),
                 "1" => Ok(false),
@@ -237,7 +240,7 @@ impl Config {
             loader_delay: Duration::from_micros(env.parse("LOADER_DELAY_MICROS", 1_000u64)?),
             projector: ProjectorConfig {
                 enabled: env.parse_with("PROJECTOR_ENABLED", true, parse_bool)?,
-                batch: match env.parse("PROJECTOR_BATCH", 200u64)? {
+                batch: match env.parse("PROJECTOR_BATCH", 500u64)? {
                     0 => return Err(ConfigError::new("PROJECTOR_BATCH", "must be at least 1")),
                     n => n.min(5_000),
                 },

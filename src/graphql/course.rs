@@ -8,8 +8,9 @@ use super::{pg_store, Category, Lesson, User};
 use crate::{
     domain::{cursor::NewestCursor, ids::parse_id},
     error::AppError,
-    loaders::{self, CategoryById, CourseById, CourseBySlug, LessonsByCourse, UserById},
-    store::pg::entity::course,
+    loaders::{self, CategoryById, CourseDocById, CourseDocBySlug, LessonsByCourse, UserById},
+    projection::docs::CourseDoc,
+    store::pg::entity::{course, lesson},
 };
 
 /// Page sizes a client may ask for.
@@ -25,11 +26,20 @@ pub enum CourseLevel {
 }
 
 /// A course: its lessons, instructor and category, and how learners rate it.
-pub struct Course(course::Model);
+pub struct Course(course::Model, Option<Vec<lesson::Model>>);
 
+/// A course row (discovery); its lessons load on demand.
 impl From<course::Model> for Course {
     fn from(model: course::Model) -> Self {
-        Self(model)
+        Self(model, None)
+    }
+}
+
+/// A course page document (read model), lessons included.
+impl From<CourseDoc> for Course {
+    fn from(doc: CourseDoc) -> Self {
+        let (row, lessons) = doc.into_rows();
+        Self(row, Some(lessons))
     }
 }
 
@@ -123,7 +133,10 @@ impl Course {
 
     /// The course's lessons in order (their outline).
     async fn lessons(&self, ctx: &Context<'_>) -> Result<Vec<Lesson>> {
-        let lessons = loaders::pg(ctx)?.load_one(LessonsByCourse(self.0.id)).await?.unwrap_or_default();
+        let lessons = match &self.1 {
+            Some(embedded) => embedded.clone(),
+            None => loaders::pg(ctx)?.load_one(LessonsByCourse(self.0.id)).await?.unwrap_or_default(),
+        };
         Ok(lessons.into_iter().map(Lesson::from).collect())
     }
 }
@@ -217,12 +230,13 @@ impl CourseQuery {
         Ok(CourseConnection { edges, page_info })
     }
 
-    /// One course, by `id` or by `slug` (exactly one of them); null when there is none.
+    /// One course, by `id` or by `slug` (exactly one of them), with its lessons; null when
+    /// there is none. Served from the course-page read model (PostgreSQL when MongoDB is down).
     async fn course(&self, ctx: &Context<'_>, id: Option<ID>, slug: Option<String>) -> Result<Option<Course>> {
-        let loader = loaders::pg(ctx)?;
+        let loader = loaders::read_models(ctx)?;
         let found = match (id, slug) {
-            (Some(id), None) => loader.load_one(CourseById(parse_id("course", &id)?)).await?,
-            (None, Some(slug)) if slug.len() <= 255 => loader.load_one(CourseBySlug(slug)).await?,
+            (Some(id), None) => loader.load_one(CourseDocById(parse_id("course", &id)?)).await?,
+            (None, Some(slug)) if slug.len() <= 255 => loader.load_one(CourseDocBySlug(slug)).await?,
             (None, Some(_)) => None,
             _ => return Err(AppError::bad_input("give exactly one of `id` and `slug`").into()),
         };

@@ -2,24 +2,40 @@
 //! empty-keys check and runs one query per batch, so a request's round trips depend on its
 //! shape, never on how many rows it returns. Loaders never decide authorization.
 
+mod mongo;
 mod pg;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{dataloader::DataLoader, Context};
 
-pub use self::pg::{CategoryById, CourseById, CourseBySlug, LessonsByCourse, PgReader, UserById};
-use crate::{error::AppError, store::pg::PgStore};
+pub use self::{
+    mongo::{CourseDocById, CourseDocBySlug, ReadModelReader},
+    pg::{CategoryById, CourseById, CourseBySlug, LessonsByCourse, PgReader, UserById},
+};
+use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};
 
 /// The loaders a request can use (shared by all requests: they batch, they do not cache).
 pub struct Loaders {
     pub pg: DataLoader<PgReader>,
+    pub read_models: DataLoader<ReadModelReader>,
 }
 
 impl Loaders {
-    pub fn new(pg: PgStore, delay: Duration) -> Self {
-        Self { pg: DataLoader::new(PgReader(pg), tokio::spawn).delay(delay).max_batch_size(1000) }
+    pub fn new(pg: PgStore, read_models: Arc<ReadModels>, delay: Duration) -> Self {
+        Self {
+            pg: DataLoader::new(PgReader(pg), tokio::spawn).delay(delay).max_batch_size(1000),
+            read_models: DataLoader::new(ReadModelReader(read_models), tokio::spawn).delay(delay).max_batch_size(1000),
+        }
     }
+}
+
+/// The read-model loader (MongoDB, falling back to PostgreSQL).
+pub fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<ReadModelReader>, AppError> {
+    ctx.data::<Loaders>().map(|l| &l.read_models).map_err(|_| {
+        tracing::error!("schema built without loaders");
+        AppError::Internal
+    })
 }
 
 /// The PostgreSQL loader of the schema a resolver runs in.

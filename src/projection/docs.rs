@@ -169,3 +169,72 @@ impl Built {
         Ok(Built { id, version, doc: bson::to_document(value)? })
     }
 }
+
+/// A read-model document as the rows it was built from (for the GraphQL types, which wrap rows).
+impl CourseDoc {
+    pub fn into_rows(self) -> (crate::store::pg::entity::course::Model, Vec<crate::store::pg::entity::lesson::Model>) {
+        use crate::store::pg::entity::{course, lesson};
+        let id = uuid::Uuid::from_bytes(self.id.bytes());
+        let created_at = from_date(self.created_at);
+        let updated_at = from_date(self.updated_at);
+        let lessons = self
+            .lessons
+            .into_iter()
+            .map(|l| lesson::Model {
+                id: uuid::Uuid::from_bytes(l.lesson_id.bytes()),
+                course_id: id,
+                title: l.title,
+                slug: l.slug,
+                content: l.content,
+                video_url: l.video_url,
+                duration_minutes: l.duration_minutes,
+                order_position: l.order_position,
+                is_free: l.is_free,
+                resources: l.resources.map(Bson::into_relaxed_extjson),
+                created_at,
+                updated_at,
+            })
+            .collect();
+        let row = course::Model {
+            id,
+            title: self.title,
+            slug: self.slug,
+            description: self.description,
+            category_id: self.category_id.map(|u| uuid::Uuid::from_bytes(u.bytes())),
+            instructor_id: self.instructor_id.map(|u| uuid::Uuid::from_bytes(u.bytes())),
+            level: self.level,
+            duration_minutes: self.duration_minutes,
+            price: to_decimal(self.price),
+            is_published: self.is_published,
+            enrollment_count: self.enrollment_count,
+            rating: to_decimal(self.rating),
+            tags: self.tags,
+            metadata: self.metadata.map(Bson::into_relaxed_extjson),
+            created_at,
+            updated_at,
+        };
+        (row, lessons)
+    }
+}
+
+fn from_date(d: DateTime) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::from_timestamp_millis(d.timestamp_millis()).unwrap_or_default().fixed_offset()
+}
+
+fn to_decimal(d: Decimal128) -> rust_decimal::Decimal {
+    let text = d.to_string();
+    text.parse().or_else(|_| rust_decimal::Decimal::from_scientific(&text)).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_survive_decimal128() {
+        for s in ["0", "19.99", "4.50", "199.99", "0.01"] {
+            let d: rust_decimal::Decimal = s.parse().expect("decimal");
+            assert_eq!(to_decimal(decimal(d)), d, "{s}");
+        }
+    }
+}

@@ -6,3 +6,4 @@ pub mod build;
 pub mod docs;
 pub mod maintain;
 pub mod projector;
+pub mod read;

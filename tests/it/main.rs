@@ -8,5 +8,6 @@ mod cli;
 mod courses;
 mod migrations;
 mod pooler;
+mod projection;
 mod readiness;
 mod schema;

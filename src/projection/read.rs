@@ -1,0 +1,192 @@
+//! Reads of the MongoDB read models, with PostgreSQL as the fallback: when Mongo fails, times
+//! out, or does not hold a document yet, the same builder the projector uses answers from
+//! PostgreSQL, so the answer is the same document either way. A Mongo outage slows course
+//! pages down; it never fails them. The fallback is counted, and logged once per outage.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
+
+use futures::TryStreamExt;
+use mongodb::bson::{self, doc, Bson, Document};
+use sea_orm::{DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use uuid::Uuid;
+
+use super::{
+    build::{self, mongo_id},
+    docs::{CourseDoc, Kind},
+};
+use crate::{
+    error::{AppError, Store, StoreError, StoreErrorKind},
+    store::{mongo::MongoStore, with_deadline},
+};
+
+/// How long reads skip Mongo after it failed, before trying it again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Read-model reads with the PostgreSQL fallback. Shared by all requests.
+pub struct ReadModels {
+    pg: DatabaseConnection,
+    mongo: MongoStore,
+    read_timeout: Duration,
+    pg_deadline: Duration,
+    pub stats: Arc<ReadStats>,
+    skip_mongo_until: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, Default)]
+pub struct ReadStats {
+    /// Documents answered by MongoDB.
+    pub mongo_hits: AtomicU64,
+    /// Documents built from PostgreSQL because Mongo failed, timed out or lacked them.
+    pub fallbacks: AtomicU64,
+    degraded: AtomicBool,
+}
+
+impl ReadModels {
+    pub fn new(pg: DatabaseConnection, mongo: MongoStore, read_timeout: Duration, pg_deadline: Duration) -> Self {
+        Self { pg, mongo, read_timeout, pg_deadline, stats: Arc::default(), skip_mongo_until: Mutex::new(None) }
+    }
+
+    /// Course documents by id (unknown ids are absent).
+    pub async fn courses_by_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, CourseDoc>, AppError> {
+        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let filter = doc! { "_id": { "$in": keys.iter().map(|k| mongo_id(Kind::Course, k)).collect::<Vec<Bson>>() } };
+        let docs = self.courses(filter, keys).await?;
+        Ok(docs.into_iter().map(|d| (Uuid::from_bytes(d.id.bytes()), d)).collect())
+    }
+
+    /// Course documents by slug (unknown slugs are absent).
+    pub async fn courses_by_slugs(&self, slugs: &[String]) -> Result<HashMap<String, CourseDoc>, AppError> {
+        let filter = doc! { "slug": { "$in": slugs } };
+        let found = self.mongo_find(Kind::Course, filter).await;
+        let mut out: HashMap<String, CourseDoc> = HashMap::new();
+        if let Some(docs) = &found {
+            for d in docs {
+                if let Ok(c) = bson::from_document::<CourseDoc>(d.clone()) {
+                    out.insert(c.slug.clone(), c);
+                }
+            }
+        }
+        let missing: Vec<String> = slugs.iter().filter(|s| !out.contains_key(*s)).cloned().collect();
+        if !missing.is_empty() {
+            // not in Mongo (down, or not projected yet): which courses are these, then build them
+            let ids = self.ids_of_slugs(&missing).await?;
+            if !ids.is_empty() {
+                let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+                for c in self.build_courses(&keys).await? {
+                    out.insert(c.slug.clone(), c);
+                }
+            }
+        }
+        self.stats.mongo_hits.fetch_add(found.map_or(0, |d| d.len() as u64), Ordering::Relaxed);
+        Ok(out)
+    }
+
+    async fn courses(&self, filter: Document, keys: Vec<String>) -> Result<Vec<CourseDoc>, AppError> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut have = std::collections::HashSet::new();
+        if let Some(docs) = self.mongo_find(Kind::Course, filter).await {
+            for d in docs {
+                if let Ok(c) = bson::from_document::<CourseDoc>(d) {
+                    have.insert(Uuid::from_bytes(c.id.bytes()).to_string());
+                    out.push(c);
+                }
+            }
+            self.stats.mongo_hits.fetch_add(out.len() as u64, Ordering::Relaxed);
+        }
+        let missing: Vec<String> = keys.into_iter().filter(|k| !have.contains(k)).collect();
+        if !missing.is_empty() {
+            out.extend(self.build_courses(&missing).await?);
+        }
+        Ok(out)
+    }
+
+    /// The documents Mongo answers with, or None when it failed (then reads skip Mongo for a moment).
+    async fn mongo_find(&self, kind: Kind, filter: Document) -> Option<Vec<Document>> {
+        if self.skip_mongo_until.lock().ok().and_then(|g| *g).is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
+        let coll = self.mongo.database().collection::<Document>(kind.collection());
+        let found = with_deadline(Store::Mongo, "read documents", self.read_timeout, async {
+            coll.find(filter).max_time(self.read_timeout).await?.try_collect::<Vec<Document>>().await
+        })
+        .await;
+        match found {
+            Ok(docs) => {
+                if self.stats.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("read models: MongoDB answers again");
+                }
+                Some(docs)
+            }
+            Err(e) => {
+                if let Ok(mut until) = self.skip_mongo_until.lock() {
+                    *until = Some(Instant::now() + RETRY_AFTER);
+                }
+                if !self.stats.degraded.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(kind = ?e.kind, detail = %e.detail,
+                        "read models: MongoDB failed; answering from PostgreSQL until it is back");
+                }
+                None
+            }
+        }
+    }
+
+    async fn build_courses(&self, keys: &[String]) -> Result<Vec<CourseDoc>, AppError> {
+        let built = with_deadline(Store::Postgres, "build fallback documents", self.pg_deadline, async {
+            let snapshot = build::snapshot(&self.pg).await?;
+            let batch = build::build(&snapshot, Kind::Course, keys).await;
+            let _ = snapshot.rollback().await;
+            batch
+        })
+        .await?;
+        self.stats.fallbacks.fetch_add(built.docs.len() as u64, Ordering::Relaxed);
+        built
+            .docs
+            .into_values()
+            .map(|b| {
+                bson::from_document::<CourseDoc>(b.doc)
+                    .map_err(|e| AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string())))
+            })
+            .collect()
+    }
+
+    async fn ids_of_slugs(&self, slugs: &[String]) -> Result<Vec<Uuid>, AppError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            id: Uuid,
+        }
+        let rows = with_deadline(
+            Store::Postgres,
+            "course ids by slug",
+            self.pg_deadline,
+            Row::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM courses WHERE slug = ANY($1)",
+                [slugs.to_vec().into()],
+            ))
+            .all(&self.pg),
+        )
+        .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+}
+
+/// The id of a course document as a UUID.
+pub fn course_id(doc: &CourseDoc) -> Uuid {
+    Uuid::from_bytes(doc.id.bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn uuid_round_trips_through_bson() {
+        let id = uuid::Uuid::from_u128(0x1234_5678_9abc_def0_1234_5678_9abc_def0);
+        assert_eq!(uuid::Uuid::from_bytes(super::super::docs::bin(id).bytes()), id);
+    }
+}

@@ -1,0 +1,336 @@
+//! The read models: outbox → projector → MongoDB, rebuild and verify, the PostgreSQL fallback.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use futures::TryStreamExt;
+use learngraph::{
+    projection::{
+        maintain::{self, Difference},
+        projector::Projector,
+    },
+    store::{mongo::MongoStore, pg::PgStore},
+};
+use mongodb::bson::{doc, Bson, Document};
+use rand::{Rng, SeedableRng};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::json;
+
+use crate::support::{data, free_port, sql_column, stack, tool, wait_for_port, Child, TestApp, TestDb};
+
+/// The stores of a test database, with Mongo's collections and validators in place.
+async fn stores(db: &TestDb, mongo_uri: &str) -> (DatabaseConnection, MongoStore) {
+    let config = db.config(&[("MONGODB_URI", mongo_uri)]);
+    let pg = PgStore::connect(&config.postgres).await.expect("postgres");
+    let mongo = MongoStore::connect(&config.mongo, "learngraph-test").await.expect("mongo");
+    mongo.apply_setup().await.expect("validators and indexes");
+    (pg.db().clone(), mongo)
+}
+
+async fn assert_verified(pg: &DatabaseConnection, mongo: &MongoStore) -> u64 {
+    let (checked, differences) = maintain::verify(pg, mongo).await.expect("verify runs");
+    assert!(
+        differences.is_empty(),
+        "{} differences, first: {:?}",
+        differences.len(),
+        &differences[..differences.len().min(5)]
+    );
+    checked
+}
+
+async fn outbox_len(db: &TestDb) -> i64 {
+    sql_column(&db.direct_url, "SELECT count(*)::text FROM outbox").await[0].parse().expect("count")
+}
+
+#[tokio::test]
+async fn rebuild_then_verify_and_verify_finds_every_kind_of_difference() {
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    let report = maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let counts: Vec<u64> = report.kinds.iter().map(|(_, n, _)| *n).collect();
+    assert_eq!(counts, [130, 1285, 845], "courses, progress documents (one per enrolment), attempts");
+    let checked = assert_verified(&pg, &mongo).await;
+    assert_eq!(checked, 130 + 1285 + 845);
+
+    // the projector then finds every outbox row already projected
+    let projector = Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10));
+    projector.drain().await.expect("drain");
+    assert_eq!(projector.stats.documents_written.load(Ordering::Relaxed), 0, "nothing left to write");
+    assert_eq!(outbox_len(&db).await, 0);
+
+    // break the read models three ways
+    let courses = mongo.database().collection::<Document>("courses");
+    let one = courses.find_one(doc! {}).await.expect("find").expect("a course");
+    courses
+        .update_one(doc! { "_id": one.get("_id").cloned() }, doc! { "$set": { "title": "tampered" } })
+        .await
+        .expect("update");
+    let progress = mongo.database().collection::<Document>("user_progress");
+    let gone = progress.find_one(doc! {}).await.expect("find").expect("progress");
+    progress.delete_one(doc! { "_id": gone.get("_id").cloned() }).await.expect("delete");
+    let mut orphan = one.clone();
+    orphan.insert("_id", Bson::from(learngraph::projection::docs::bin(uuid::Uuid::from_u128(7))));
+    orphan.insert("slug", "orphan-course");
+    courses.insert_one(orphan).await.expect("insert orphan");
+
+    let (_, differences) = maintain::verify(&pg, &mongo).await.expect("verify");
+    assert_eq!(differences.len(), 3, "{differences:?}");
+    assert!(differences.iter().any(|d| matches!(d, Difference::Stale { fields, .. } if fields == &["title"])));
+    assert!(differences.iter().any(|d| matches!(d, Difference::Missing { .. })));
+    assert!(differences
+        .iter()
+        .any(|d| matches!(d, Difference::Orphan { key, .. } if key == &uuid::Uuid::from_u128(7).to_string())));
+
+    let report = maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    assert_eq!(report.removed, 1);
+    assert_verified(&pg, &mongo).await;
+}
+
+/// Single-statement changes to a small set of shared aggregates, as `writers` concurrent tasks.
+async fn write_load(db: &TestDb, writers: usize, changes_each: usize, seed: u64) {
+    let courses = sql_column(&db.direct_url, "SELECT id::text FROM courses ORDER BY id LIMIT 8").await;
+    let progress = sql_column(
+        &db.direct_url,
+        "SELECT user_id::text || ',' || lesson_id::text FROM user_progress ORDER BY id LIMIT 24",
+    )
+    .await;
+    let attempts = sql_column(&db.direct_url, "SELECT id::text FROM quiz_attempts ORDER BY id LIMIT 8").await;
+    let url = db.pooled_url.clone();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let (courses, progress, attempts, url) = (courses.clone(), progress.clone(), attempts.clone(), url.clone());
+            tokio::spawn(async move {
+                let db = sea_orm::Database::connect(&url).await.expect("connect");
+                let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed + w as u64);
+                for i in 0..changes_each {
+                    let sql = match rng.gen_range(0..4) {
+                        0 => {
+                            let c = &courses[rng.gen_range(0..courses.len())];
+                            format!("UPDATE courses SET title = 'Title {w}-{i}' WHERE id = '{c}'")
+                        }
+                        1 | 2 => {
+                            let p = &progress[rng.gen_range(0..progress.len())];
+                            let (u, l) = p.split_once(',').expect("pair");
+                            format!(
+                                "UPDATE user_progress SET time_spent_minutes = time_spent_minutes + 1, \
+                                 completion_percentage = {}, last_accessed_at = now() \
+                                 WHERE user_id = '{u}' AND lesson_id = '{l}'",
+                                rng.gen_range(0..=100)
+                            )
+                        }
+                        _ => {
+                            let a = &attempts[rng.gen_range(0..attempts.len())];
+                            format!("UPDATE quiz_attempts SET score = {} WHERE id = '{a}'", rng.gen_range(0..=100))
+                        }
+                    };
+                    db.execute_unprepared(&sql).await.expect("write");
+                }
+                db.close().await.expect("close");
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("writer");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_writers_and_two_projectors_end_with_the_last_committed_version() {
+    // Setup
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let projectors: Vec<Projector> =
+        (0..2).map(|_| Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10))).collect();
+    let running: Vec<_> =
+        projectors.iter().map(|p| tokio::spawn(p.clone().run(Duration::from_millis(20), stopped.clone()))).collect();
+
+    // a watcher: no document's version ever goes backwards
+    let watching = Arc::new(AtomicBool::new(true));
+    let watcher = {
+        let (mongo, watching) = (mongo.clone(), watching.clone());
+        tokio::spawn(async move {
+            let mut seen: HashMap<(String, String), i64> = HashMap::new();
+            let mut regressions = Vec::new();
+            while watching.load(Ordering::Relaxed) {
+                for coll in ["courses", "user_progress", "quiz_attempts"] {
+                    let c = mongo.database().collection::<Document>(coll);
+                    let docs: Vec<Document> = match c.find(doc! {}).projection(doc! { "version": 1 }).await {
+                        Ok(cursor) => cursor.try_collect().await.unwrap_or_default(),
+                        Err(_) => continue,
+                    };
+                    for d in docs {
+                        let (Some(id), Some(v)) = (d.get("_id"), d.get_i64("version").ok()) else { continue };
+                        let key = (coll.to_owned(), id.to_string());
+                        if let Some(old) = seen.insert(key.clone(), v) {
+                            if v < old {
+                                regressions.push((key, old, v));
+                            }
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            regressions
+        })
+    };
+
+    // Exec: 8 writers, 5,200 changes to shared aggregates
+    let started = Instant::now();
+    write_load(&db, 8, 650, 1).await;
+    let wrote_for = started.elapsed();
+    let caught_up = Instant::now();
+    while outbox_len(&db).await > 0 {
+        assert!(caught_up.elapsed() < Duration::from_secs(60), "the projectors do not catch up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drained_after = caught_up.elapsed();
+    let _ = stop.send(true);
+    for r in running {
+        r.await.expect("projector");
+    }
+    watching.store(false, Ordering::Relaxed);
+    let regressions = watcher.await.expect("watcher");
+
+    // Check
+    assert!(regressions.is_empty(), "versions went backwards: {regressions:?}");
+    assert_verified(&pg, &mongo).await;
+    let both_worked = projectors.iter().all(|p| p.stats.rounds.load(Ordering::Relaxed) > 0);
+    assert!(both_worked, "both projectors took rounds");
+    let (p50, p99) = (projectors[0].stats.lag_quantile(0.5), projectors[0].stats.lag_quantile(0.99));
+    eprintln!(
+        "projection: 5200 changes in {wrote_for:?}, outbox empty {drained_after:?} after the last; lag p50 {p50:?} ms, p99 {p99:?} ms"
+    );
+}
+
+fn start_secantus(port: u16, storage: &std::path::Path) -> Child {
+    Child(
+        std::process::Command::new(tool("LG_SECANTUS_BIN"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path"])
+            .arg(storage)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start SecantusDB"),
+    )
+}
+
+#[tokio::test]
+async fn reads_fall_back_while_mongo_is_down_and_the_projector_catches_up_after() {
+    // Setup: a Mongo of this test's own, on disk so that it keeps its data across a restart
+    let port = free_port();
+    let storage = std::env::temp_dir().join(format!("lg-mongo-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&storage).expect("mkdir");
+    let mut mongo_server = Some(start_secantus(port, &storage));
+    wait_for_port(port, Duration::from_secs(20)).await;
+    let uri = format!("mongodb://127.0.0.1:{port}/");
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let app = TestApp::spawn_with(db.config(&[
+        ("MONGODB_URI", &uri),
+        ("PROJECTOR_ENABLED", "true"),
+        ("PROJECTOR_POLL_INTERVAL", "20"),
+        ("MONGO_READ_TIMEOUT", "300"),
+    ]))
+    .await;
+    // (the write load below renames the first courses by id: this one is not among them)
+    let slug = sql_column(&db.direct_url, "SELECT slug FROM courses WHERE is_published ORDER BY id DESC LIMIT 1")
+        .await
+        .remove(0);
+    let page = "query($slug: String) { course(slug: $slug) { title lessons { title } } }";
+    let stats = app.state.read_models.stats.clone();
+    let first = app.graphql(page, json!({ "slug": slug })).await;
+    assert!(data(&first)["course"]["title"].is_string());
+    assert!(stats.mongo_hits.load(Ordering::Relaxed) >= 1, "served from Mongo");
+
+    // Exec: Mongo stops; writes go on; reads keep answering
+    drop(mongo_server.take());
+    let before = stats.fallbacks.load(Ordering::Relaxed);
+    sql_exec_all(&db, &[&format!("UPDATE courses SET title = 'Renamed during the outage' WHERE slug = '{slug}'")])
+        .await;
+    write_load(&db, 4, 100, 2).await;
+    for _ in 0..5 {
+        let body = app.graphql(page, json!({ "slug": slug })).await;
+        assert_eq!(data(&body)["course"]["title"], "Renamed during the outage", "{body}");
+    }
+    assert!(stats.fallbacks.load(Ordering::Relaxed) > before, "answered by the fallback");
+    assert!(outbox_len(&db).await > 0, "changes wait in the outbox while Mongo is down");
+
+    // Mongo is back: the projector catches up, and verify passes
+    let _mongo_server = start_secantus(port, &storage);
+    wait_for_port(port, Duration::from_secs(20)).await;
+    let back = Instant::now();
+    while outbox_len(&db).await > 0 {
+        assert!(back.elapsed() < Duration::from_secs(60), "the projector does not catch up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_verified(&pg, &mongo).await;
+    let hits = stats.mongo_hits.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(1100)).await; // past the fallback's retry window
+    let body = app.graphql(page, json!({ "slug": slug })).await;
+    assert_eq!(data(&body)["course"]["title"], "Renamed during the outage");
+    assert!(stats.mongo_hits.load(Ordering::Relaxed) > hits, "served from Mongo again");
+    app.stop().await;
+    let _ = std::fs::remove_dir_all(&storage);
+}
+
+async fn sql_exec_all(db: &TestDb, statements: &[&str]) {
+    for s in statements {
+        crate::support::sql_exec(&db.direct_url, s).await;
+    }
+}
+
+#[tokio::test]
+async fn a_projector_killed_mid_drain_loses_nothing() {
+    // Setup: a seeded database whose outbox holds every seeded change (~6,000 rows)
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    let waiting = outbox_len(&db).await;
+    assert!(waiting > 1000, "{waiting}");
+    let run = |until_empty: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_learngraph"));
+        cmd.args(["project", "run"])
+            .env_clear()
+            .env("DATABASE_URL", &db.pooled_url)
+            .env("DATABASE_DIRECT_URL", &db.direct_url)
+            .env("MONGODB_URI", &stack().mongo_uri)
+            .env("MONGODB_DATABASE", &db.name)
+            .env("PROJECTOR_BATCH", "50")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if until_empty {
+            cmd.arg("--until-empty");
+        }
+        cmd
+    };
+
+    // Exec: SIGKILL while it drains, then start again
+    let mut child = run(false).spawn().expect("project run");
+    let started = Instant::now();
+    loop {
+        let left = outbox_len(&db).await;
+        if left < waiting * 3 / 4 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress: {left} rows left");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let left = outbox_len(&db).await;
+    assert!(left > 0, "killed before the end");
+    let status = run(true).status().expect("project run --until-empty");
+    assert!(status.success());
+
+    // Check
+    assert_eq!(outbox_len(&db).await, 0);
+    assert_verified(&pg, &mongo).await;
+}
