@@ -15,6 +15,18 @@ use crate::{error::StoreError, store::mongo::MongoStore};
 
 const BATCH: u64 = 500;
 
+/// Course documents carry every lesson's content: fewer of them per batch.
+fn batch_size(kind: Kind) -> u64 {
+    if kind == Kind::Course {
+        100
+    } else {
+        BATCH
+    }
+}
+
+/// Maintenance writes big batches: a longer deadline per call than requests get.
+const MAINTENANCE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Documents per kind, and how long it took.
 #[derive(Debug, Default)]
 pub struct RebuildReport {
@@ -38,6 +50,7 @@ impl std::fmt::Display for RebuildReport {
 
 /// Rebuilds every document of every kind from PostgreSQL, and removes orphans.
 pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<RebuildReport, StoreError> {
+    let mongo = &mongo.with_op_timeout(MAINTENANCE_DEADLINE);
     let stats = ProjectorStats::default();
     let mut report = RebuildReport::default();
     for kind in Kind::ALL {
@@ -45,7 +58,7 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
         let mut written = 0;
         let mut after: Option<String> = None;
         loop {
-            let keys = build::keys_after(pg, kind, after.as_deref(), BATCH).await?;
+            let keys = build::keys_after(pg, kind, after.as_deref(), batch_size(kind)).await?;
             let Some(last) = keys.last().cloned() else { break };
             let snapshot = build::snapshot(pg).await?;
             let batch = build::build(&snapshot, kind, &keys).await?;
@@ -116,13 +129,14 @@ impl std::fmt::Display for Difference {
 
 /// Every document compared with what the builder makes from PostgreSQL (documents counted, differences).
 pub async fn verify(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<(u64, Vec<Difference>), StoreError> {
+    let mongo = &mongo.with_op_timeout(MAINTENANCE_DEADLINE);
     let mut differences = Vec::new();
     let mut checked = 0;
     for kind in Kind::ALL {
         let coll = mongo.database().collection::<Document>(kind.collection());
         let mut after: Option<String> = None;
         loop {
-            let keys = build::keys_after(pg, kind, after.as_deref(), BATCH).await?;
+            let keys = build::keys_after(pg, kind, after.as_deref(), batch_size(kind)).await?;
             let Some(last) = keys.last().cloned() else { break };
             let snapshot = build::snapshot(pg).await?;
             let mut batch = build::build(&snapshot, kind, &keys).await?;

@@ -182,8 +182,13 @@ impl Projector {
 
         let mut round = Round { claimed: rows.len(), ..Round::default() };
         let mut failed_keys = HashSet::new();
-        for (kind, keys) in keys {
-            let outcome = self.project(kind, &keys).await?;
+        // the kinds are independent documents: project them side by side
+        let outcomes = futures::future::try_join_all(
+            keys.into_iter()
+                .map(|(kind, keys)| async move { self.project(kind, &keys).await.map(|outcome| (kind, outcome)) }),
+        )
+        .await?;
+        for (kind, outcome) in outcomes {
             round.written += outcome.written;
             round.deleted += outcome.deleted;
             round.failed += outcome.failed.len();

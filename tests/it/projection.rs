@@ -94,6 +94,11 @@ async fn rebuild_then_verify_and_verify_finds_every_kind_of_difference() {
 
 /// Single-statement changes to a small set of shared aggregates, as `writers` concurrent tasks.
 async fn write_load(db: &TestDb, writers: usize, changes_each: usize, seed: u64) {
+    paced_write_load(db, writers, changes_each, seed, None).await
+}
+
+/// The same, each writer pausing `pace` between changes.
+async fn paced_write_load(db: &TestDb, writers: usize, changes_each: usize, seed: u64, pace: Option<Duration>) {
     let courses = sql_column(&db.direct_url, "SELECT id::text FROM courses ORDER BY id LIMIT 8").await;
     let progress = sql_column(
         &db.direct_url,
@@ -129,7 +134,16 @@ async fn write_load(db: &TestDb, writers: usize, changes_each: usize, seed: u64)
                             format!("UPDATE quiz_attempts SET score = {} WHERE id = '{a}'", rng.gen_range(0..=100))
                         }
                     };
-                    db.execute_unprepared(&sql).await.expect("write");
+                    // a store restarting under the load: retry the change until it commits
+                    let mut tries = 0;
+                    while let Err(e) = db.execute_unprepared(&sql).await {
+                        tries += 1;
+                        assert!(tries < 200, "{sql}: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    if let Some(pause) = pace {
+                        tokio::time::sleep(pause).await;
+                    }
                 }
                 db.close().await.expect("close");
             })
@@ -333,4 +347,66 @@ async fn a_projector_killed_mid_drain_loses_nothing() {
     // Check
     assert_eq!(outbox_len(&db).await, 0);
     assert_verified(&pg, &mongo).await;
+}
+
+// Tests that disturb the shared stack run alone, after the others: `scripts/test` runs
+// `cargo test --test it -- --ignored --test-threads=1`.
+
+#[tokio::test]
+#[ignore = "restarts the stack's PostgreSQL: scripts/test runs it alone"]
+async fn the_projector_resumes_by_itself_after_postgres_restarts() {
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let projector = Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10));
+    let running = tokio::spawn(projector.clone().run(Duration::from_millis(20), stopped));
+
+    let load = {
+        let db = TestDb { name: db.name.clone(), direct_url: db.direct_url.clone(), pooled_url: db.pooled_url.clone() };
+        tokio::spawn(async move { paced_write_load(&db, 4, 300, 3, Some(Duration::from_millis(5))).await })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let restarted = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack"))
+        .arg("restart-postgres")
+        .status()
+        .expect("scripts/stack restart-postgres");
+    assert!(restarted.success());
+    load.await.expect("the writers finish (retrying through the restart)");
+
+    let back = Instant::now();
+    while outbox_len(&db).await > 0 {
+        assert!(back.elapsed() < Duration::from_secs(60), "the projector does not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(true);
+    running.await.expect("projector");
+    assert!(projector.stats.errors.load(Ordering::Relaxed) > 0, "the restart was felt");
+    assert_verified(&pg, &mongo).await;
+}
+
+#[tokio::test]
+#[ignore = "a measurement: scripts/test runs it alone, so that the figure means something"]
+async fn projection_lag_under_a_steady_write_load() {
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    // the seed's outbox rows first, so that the figure is about the load below only
+    Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10)).drain().await.expect("drain");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let projector = Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10));
+    let running = tokio::spawn(projector.clone().run(Duration::from_millis(20), stopped));
+    // about 100 changes a second for 10 seconds: 2 writers, a change every 20 ms each
+    let started = Instant::now();
+    paced_write_load(&db, 2, 500, 4, Some(Duration::from_millis(20))).await;
+    let rate = 1000.0 / started.elapsed().as_secs_f64();
+    while outbox_len(&db).await > 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(true);
+    running.await.expect("projector");
+    assert_verified(&pg, &mongo).await;
+    let (p50, p99) = (projector.stats.lag_quantile(0.5), projector.stats.lag_quantile(0.99));
+    eprintln!("projection lag at {rate:.0} changes/s: p50 {p50:?} ms, p99 {p99:?} ms (commit to Mongo upsert)");
+    assert!(p50.is_some());
 }

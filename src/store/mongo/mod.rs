@@ -77,6 +77,11 @@ impl MongoStore {
         self.op_timeout
     }
 
+    /// The same client with another deadline per call (long maintenance commands).
+    pub fn with_op_timeout(&self, op_timeout: Duration) -> MongoStore {
+        MongoStore { op_timeout, ..self.clone() }
+    }
+
     /// Is MongoDB answering? (for /readyz)
     pub async fn ping(&self, deadline: Duration) -> Result<(), StoreError> {
         with_deadline(Store::Mongo, "ping", deadline, async { self.db.run_command(doc! { "ping": 1 }).await }).await?;

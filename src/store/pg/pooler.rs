@@ -50,8 +50,10 @@ pub async fn check_prepared_statements(url: &str, deadline: Duration) -> Result<
 
 async fn probe(options: &PgConnectOptions) -> Result<PoolerCheck, StoreError> {
     let mut a = PgConnection::connect_with(options).await?;
-    let token = "learngraph-probe-a";
-    let backend_x = match prepared_pid(&mut a, token).await? {
+    // Unique to this probe, and part of the statement's text: a server session that kept a
+    // same-named statement from an earlier probe (or another client) answers differently.
+    let token = format!("learngraph-probe-{:016x}", rand::random::<u64>());
+    let backend_x = match prepared_pid(&mut a, &token).await? {
         Ok(pid) => pid,
         Err(evidence) => return Ok(PoolerCheck::Broken { evidence }),
     };
@@ -62,7 +64,7 @@ async fn probe(options: &PgConnectOptions) -> Result<PoolerCheck, StoreError> {
         sea_orm::sqlx::raw_sql("BEGIN").execute(&mut holder).await?;
         sea_orm::sqlx::query("SELECT pg_backend_pid()").persistent(false).execute(&mut holder).await?;
         holders.push(holder);
-        match prepared_pid(&mut a, token).await? {
+        match prepared_pid(&mut a, &token).await? {
             Err(evidence) => {
                 found = PoolerCheck::Broken { evidence };
                 break;
@@ -84,17 +86,15 @@ async fn probe(options: &PgConnectOptions) -> Result<PoolerCheck, StoreError> {
 
 /// Runs the same named prepared statement; `Ok(Err(_))` is evidence of a broken pooler.
 async fn prepared_pid(conn: &mut PgConnection, token: &str) -> Result<Result<i32, String>, StoreError> {
-    let result = sea_orm::sqlx::query("SELECT pg_backend_pid() AS pid, $1::text AS token")
-        .bind(token)
-        .persistent(true)
-        .fetch_one(&mut *conn)
-        .await;
+    let sql = format!("SELECT pg_backend_pid() AS pid, $1::text || '/{token}' AS token");
+    let expected = format!("{token}/{token}");
+    let result = sea_orm::sqlx::query(&sql).bind(token).persistent(true).fetch_one(&mut *conn).await;
     match result {
         Ok(row) => {
             let pid: Result<i32, _> = row.try_get("pid");
             let echoed: Result<String, _> = row.try_get("token");
             match (pid, echoed) {
-                (Ok(pid), Ok(echoed)) if echoed == token => Ok(Ok(pid)),
+                (Ok(pid), Ok(echoed)) if echoed == expected => Ok(Ok(pid)),
                 (pid, echoed) => Ok(Err(format!(
                     "a prepared statement returned another statement's result (pid {pid:?}, token {echoed:?})"
                 ))),
