@@ -89,11 +89,15 @@ const UP: &[&str] = &[
     // enrolments and lesson progress: the learner's progress in the course
     r#"CREATE OR REPLACE FUNCTION outbox_progress() RETURNS TRIGGER AS $$
     BEGIN
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        IF TG_OP = 'INSERT' THEN
             PERFORM touch_read_models('progress', ARRAY(SELECT user_id::text || ':' || course_id::text FROM new_rows));
-        END IF;
-        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        ELSIF TG_OP = 'DELETE' THEN
             PERFORM touch_read_models('progress', ARRAY(SELECT user_id::text || ':' || course_id::text FROM old_rows));
+        ELSE
+            -- a row moved to another learner or course changes both documents, each once
+            PERFORM touch_read_models('progress', ARRAY(
+                SELECT user_id::text || ':' || course_id::text FROM new_rows
+                UNION SELECT user_id::text || ':' || course_id::text FROM old_rows));
         END IF;
         RETURN NULL;
     END;

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     build::{self, mongo_id},
-    docs::{CourseDoc, Kind},
+    docs::{CourseDoc, Kind, ProgressDoc},
 };
 use crate::{
     error::{AppError, Store, StoreError, StoreErrorKind},
@@ -88,6 +88,75 @@ impl ReadModels {
         Ok(out)
     }
 
+    /// A learner's progress documents in `courses` (absent where the learner is not enrolled).
+    ///
+    /// Read-your-writes: the learner's own changes may not be projected yet, so the versions
+    /// Mongo holds are checked against PostgreSQL's (one primary-key lookup for the batch), and
+    /// any document that is behind, or missing, is built from PostgreSQL instead.
+    pub async fn progress_of(&self, user: Uuid, courses: &[Uuid]) -> Result<HashMap<Uuid, ProgressDoc>, AppError> {
+        let keys: Vec<String> = courses.iter().map(|c| format!("{user}:{c}")).collect();
+        let filter = doc! { "_id": { "$in": keys.clone() } };
+        let (found, versions) =
+            tokio::join!(self.mongo_find(Kind::Progress, filter), self.pg_versions(Kind::Progress, &keys));
+        let versions = versions?;
+        let mut out = HashMap::new();
+        for d in found.unwrap_or_default() {
+            let Ok(p) = bson::from_document::<ProgressDoc>(d) else { continue };
+            if versions.get(&p.id).is_some_and(|v| p.version >= *v) {
+                self.stats.mongo_hits.fetch_add(1, Ordering::Relaxed);
+                out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
+            }
+        }
+        let behind: Vec<String> = keys
+            .into_iter()
+            .filter(|k| versions.contains_key(k))
+            .filter(|k| !out.values().any(|p| &p.id == k))
+            .collect();
+        if !behind.is_empty() {
+            for b in self.build(Kind::Progress, &behind).await? {
+                let p: ProgressDoc = bson::from_document(b.doc).map_err(|e| {
+                    AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string()))
+                })?;
+                out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn pg_versions(&self, kind: Kind, keys: &[String]) -> Result<HashMap<String, i64>, AppError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            key: String,
+            version: i64,
+        }
+        let rows = with_deadline(
+            Store::Postgres,
+            "read-model versions",
+            self.pg_deadline,
+            Row::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT key, version FROM read_model_versions WHERE kind = $1 AND key = ANY($2)",
+                [kind.name().into(), keys.to_vec().into()],
+            ))
+            .all(&self.pg),
+        )
+        .await?;
+        Ok(rows.into_iter().map(|r| (r.key, r.version)).collect())
+    }
+
+    /// Builds documents from PostgreSQL (the fallback), counted.
+    async fn build(&self, kind: Kind, keys: &[String]) -> Result<Vec<super::docs::Built>, AppError> {
+        let built = with_deadline(Store::Postgres, "build fallback documents", self.pg_deadline, async {
+            let snapshot = build::snapshot(&self.pg).await?;
+            let batch = build::build(&snapshot, kind, keys).await;
+            let _ = snapshot.rollback().await;
+            batch
+        })
+        .await?;
+        self.stats.fallbacks.fetch_add(built.docs.len() as u64, Ordering::Relaxed);
+        Ok(built.docs.into_values().collect())
+    }
+
     async fn courses(&self, filter: Document, keys: Vec<String>) -> Result<Vec<CourseDoc>, AppError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut have = std::collections::HashSet::new();
@@ -138,17 +207,9 @@ impl ReadModels {
     }
 
     async fn build_courses(&self, keys: &[String]) -> Result<Vec<CourseDoc>, AppError> {
-        let built = with_deadline(Store::Postgres, "build fallback documents", self.pg_deadline, async {
-            let snapshot = build::snapshot(&self.pg).await?;
-            let batch = build::build(&snapshot, Kind::Course, keys).await;
-            let _ = snapshot.rollback().await;
-            batch
-        })
-        .await?;
-        self.stats.fallbacks.fetch_add(built.docs.len() as u64, Ordering::Relaxed);
-        built
-            .docs
-            .into_values()
+        self.build(Kind::Course, keys)
+            .await?
+            .into_iter()
             .map(|b| {
                 bson::from_document::<CourseDoc>(b.doc)
                     .map_err(|e| AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string())))

@@ -303,31 +303,37 @@ async fn sql_exec_all(db: &TestDb, statements: &[&str]) {
 }
 
 #[tokio::test]
-async fn a_projector_killed_mid_drain_loses_nothing() {
+async fn a_service_killed_during_a_write_load_loses_nothing() {
     // Setup: a seeded database whose outbox holds every seeded change (~6,000 rows)
     let db = TestDb::seeded_ci().await;
     let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
     let waiting = outbox_len(&db).await;
     assert!(waiting > 1000, "{waiting}");
-    let run = |until_empty: bool| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_learngraph"));
-        cmd.args(["project", "run"])
+    let serve = || {
+        let port = free_port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_learngraph"))
+            .arg("serve")
             .env_clear()
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", &db.pooled_url)
             .env("DATABASE_DIRECT_URL", &db.direct_url)
             .env("MONGODB_URI", &stack().mongo_uri)
             .env("MONGODB_DATABASE", &db.name)
             .env("PROJECTOR_BATCH", "50")
+            .env("PROJECTOR_POLL_INTERVAL", "20")
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if until_empty {
-            cmd.arg("--until-empty");
-        }
-        cmd
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("learngraph serve");
+        (Child(child), port)
     };
 
-    // Exec: SIGKILL while it drains, then start again
-    let mut child = run(false).spawn().expect("project run");
+    // Exec: writers keep changing shared aggregates; the service is SIGKILLed mid-drain
+    let load = {
+        let db = TestDb { name: db.name.clone(), direct_url: db.direct_url.clone(), pooled_url: db.pooled_url.clone() };
+        tokio::spawn(async move { paced_write_load(&db, 4, 250, 5, Some(Duration::from_millis(4))).await })
+    };
+    let (mut first, _) = serve();
     let started = Instant::now();
     loop {
         let left = outbox_len(&db).await;
@@ -337,15 +343,19 @@ async fn a_projector_killed_mid_drain_loses_nothing() {
         assert!(started.elapsed() < Duration::from_secs(60), "no progress: {left} rows left");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
-    let left = outbox_len(&db).await;
-    assert!(left > 0, "killed before the end");
-    let status = run(true).status().expect("project run --until-empty");
-    assert!(status.success());
+    first.0.kill().expect("SIGKILL");
+    let _ = first.0.wait();
+    assert!(outbox_len(&db).await > 0, "killed before the end");
+    let (_second, port) = serve();
+    wait_for_port(port, Duration::from_secs(20)).await;
+    load.await.expect("writers");
 
-    // Check
-    assert_eq!(outbox_len(&db).await, 0);
+    // Check: the restarted service drains the rest; every document matches PostgreSQL
+    let back = Instant::now();
+    while outbox_len(&db).await > 0 {
+        assert!(back.elapsed() < Duration::from_secs(90), "the restarted service does not drain the outbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_verified(&pg, &mongo).await;
 }
 
@@ -409,4 +419,46 @@ async fn projection_lag_under_a_steady_write_load() {
     let (p50, p99) = (projector.stats.lag_quantile(0.5), projector.stats.lag_quantile(0.99));
     eprintln!("projection lag at {rate:.0} changes/s: p50 {p50:?} ms, p99 {p99:?} ms (commit to Mongo upsert)");
     assert!(p50.is_some());
+}
+
+#[tokio::test]
+async fn a_learner_reads_their_own_changes_before_they_are_projected() {
+    use learngraph::projection::read::ReadModels;
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let projector = Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10));
+    projector.drain().await.expect("drain");
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT user_id::text || ',' || course_id::text || ',' || lesson_id::text FROM user_progress ORDER BY id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let ids: Vec<uuid::Uuid> = row.split(',').map(|s| s.parse().expect("uuid")).collect();
+    let (user, course, lesson) = (ids[0], ids[1], ids[2]);
+    let reads = ReadModels::new(pg.clone(), mongo.clone(), Duration::from_secs(1), Duration::from_secs(10));
+
+    let before = reads.progress_of(user, &[course]).await.expect("read")[&course].clone();
+    assert_eq!(reads.stats.fallbacks.load(Ordering::Relaxed), 0, "projected: served by Mongo");
+
+    // the learner's write, not projected yet (no projector runs)
+    crate::support::sql_exec(
+        &db.direct_url,
+        &format!("UPDATE user_progress SET time_spent_minutes = time_spent_minutes + 7 WHERE user_id = '{user}' AND lesson_id = '{lesson}'"),
+    )
+    .await;
+    let fresh = reads.progress_of(user, &[course]).await.expect("read")[&course].clone();
+    assert_eq!(fresh.total_time_spent, before.total_time_spent + 7, "read-your-writes");
+    assert_eq!(fresh.version, before.version + 1);
+    assert_eq!(reads.stats.fallbacks.load(Ordering::Relaxed), 1, "built from PostgreSQL");
+
+    // once projected, Mongo answers with the same document
+    projector.drain().await.expect("drain");
+    let projected = reads.progress_of(user, &[course]).await.expect("read")[&course].clone();
+    assert_eq!(projected, fresh);
+    assert_eq!(reads.stats.fallbacks.load(Ordering::Relaxed), 1, "no further fallback");
+    // a course the learner is not enrolled in has no document
+    let none = reads.progress_of(user, &[uuid::Uuid::from_u128(1)]).await.expect("read");
+    assert!(none.is_empty());
 }
