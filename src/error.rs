@@ -94,6 +94,11 @@ fn classify(err: &sea_orm::sqlx::Error) -> StoreErrorKind {
     }
 }
 
+/// NotWritablePrimary, NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary, InterruptedAtShutdown,
+/// InterruptedDueToReplStateChange, PrimarySteppedDown, ShutdownInProgress, HostUnreachable,
+/// HostNotFound, NetworkTimeout, SocketException.
+const FAILOVER_CODES: &[i32] = &[10107, 13435, 13436, 11600, 11602, 189, 91, 6, 7, 89, 9001];
+
 impl From<mongodb::error::Error> for StoreError {
     fn from(err: mongodb::error::Error) -> Self {
         use mongodb::error::{ErrorKind, WriteFailure};
@@ -102,6 +107,9 @@ impl From<mongodb::error::Error> for StoreError {
                 StoreErrorKind::Unavailable
             }
             ErrorKind::Write(WriteFailure::WriteError(e)) if e.code == 11000 => StoreErrorKind::Conflict,
+            // a failover or a shutdown in progress: retry later
+            _ if err.contains_label(mongodb::error::RETRYABLE_WRITE_ERROR) => StoreErrorKind::Unavailable,
+            ErrorKind::Command(e) if FAILOVER_CODES.contains(&e.code) => StoreErrorKind::Unavailable,
             // 50: MaxTimeMSExpired
             ErrorKind::Command(e) if e.code == 50 => StoreErrorKind::Timeout,
             _ => StoreErrorKind::Other,

@@ -24,7 +24,7 @@ impl MigrationTrait for Migration {
     created_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW(),
     UNIQUE (user_id, lesson_id),
     -- the course named must be the lesson's course, or enrolments would land in the wrong course
-    FOREIGN KEY (lesson_id, course_id) REFERENCES lessons (id, course_id) ON DELETE CASCADE
+    FOREIGN KEY (lesson_id, course_id) REFERENCES lessons (id, course_id) ON DELETE CASCADE ON UPDATE CASCADE
 )"#],
         )
         .await

@@ -25,10 +25,14 @@ const UP: &[&str] = &[
         id BIGSERIAL PRIMARY KEY,
         kind TEXT NOT NULL,
         key TEXT NOT NULL,
-        enqueued_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp()
+        enqueued_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(),
+        -- a row whose document Mongo refused waits longer after each failure
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT '-infinity'
     )"#,
-    // Bumps and enqueues a set of aggregates; keys in order, so concurrent writers lock the
-    // version rows in the same order and cannot deadlock on them.
+    // Bumps and enqueues a set of aggregates, keys in order. Across kinds, every path touches
+    // `progress` before `course` (enrolments do, through the enrolment-count trigger), so two
+    // writers never wait on each other's version rows in opposite orders.
     r#"CREATE OR REPLACE FUNCTION touch_read_models(p_kind TEXT, p_keys TEXT[])
     RETURNS VOID AS $$
     BEGIN
@@ -38,9 +42,22 @@ const UP: &[&str] = &[
         INSERT INTO outbox (kind, key) SELECT p_kind, k FROM (SELECT DISTINCT unnest(p_keys) AS k ORDER BY 1) keys;
     END;
     $$ LANGUAGE plpgsql"#,
-    // courses: the course itself (its counters included)
+    // courses: the course itself (its counters included). A course that joins a category or
+    // gets an instructor share-locks that row: a concurrent rename then waits for this commit and
+    // its own trigger sees this course (or this one waits for the rename and builds the new name).
     r#"CREATE OR REPLACE FUNCTION outbox_courses() RETURNS TRIGGER AS $$
     BEGIN
+        IF TG_OP = 'INSERT' THEN
+            PERFORM 1 FROM categories WHERE id IN (SELECT category_id FROM new_rows) FOR SHARE;
+            PERFORM 1 FROM users WHERE id IN (SELECT instructor_id FROM new_rows) FOR SHARE;
+        ELSIF TG_OP = 'UPDATE' THEN
+            PERFORM 1 FROM categories WHERE id IN (
+                SELECT n.category_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                WHERE n.category_id IS DISTINCT FROM o.category_id) FOR SHARE;
+            PERFORM 1 FROM users WHERE id IN (
+                SELECT n.instructor_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                WHERE n.instructor_id IS DISTINCT FROM o.instructor_id) FOR SHARE;
+        END IF;
         IF TG_OP IN ('INSERT', 'UPDATE') THEN
             PERFORM touch_read_models('course', ARRAY(SELECT id::text FROM new_rows));
         ELSE
@@ -49,23 +66,47 @@ const UP: &[&str] = &[
         RETURN NULL;
     END;
     $$ LANGUAGE plpgsql"#,
-    // lessons: their course; added or removed lessons change every enrolled learner's completion
+    // lessons: their course; an added, removed, moved or reordered lesson changes the progress
+    // documents of the course's learners, and a moved lesson the course of its quizzes' attempts.
+    // The courses are share-locked first: an enrolment in progress (it updates the course's
+    // counter) commits before the enrolments are read here, or waits until this commits.
     r#"CREATE OR REPLACE FUNCTION outbox_lessons() RETURNS TRIGGER AS $$
     DECLARE
-        courses UUID[];
+        touched UUID[];
+        learners UUID[];
     BEGIN
         IF TG_OP = 'INSERT' THEN
-            courses := ARRAY(SELECT DISTINCT course_id FROM new_rows);
+            touched := ARRAY(SELECT DISTINCT course_id FROM new_rows);
+            learners := touched;
         ELSIF TG_OP = 'DELETE' THEN
-            courses := ARRAY(SELECT DISTINCT course_id FROM old_rows);
+            touched := ARRAY(SELECT DISTINCT course_id FROM old_rows);
+            learners := touched;
         ELSE
-            courses := ARRAY(SELECT course_id FROM new_rows UNION SELECT course_id FROM old_rows);
+            touched := ARRAY(SELECT course_id FROM new_rows UNION SELECT course_id FROM old_rows);
+            learners := ARRAY(
+                SELECT n.course_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                WHERE (n.course_id, n.order_position) IS DISTINCT FROM (o.course_id, o.order_position)
+                UNION
+                SELECT o.course_id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                WHERE n.course_id IS DISTINCT FROM o.course_id);
+            PERFORM touch_read_models('attempt', ARRAY(
+                SELECT a.id::text FROM quiz_attempts a JOIN quizzes q ON q.id = a.quiz_id
+                JOIN new_rows n ON n.id = q.lesson_id JOIN old_rows o ON o.id = n.id
+                WHERE n.course_id IS DISTINCT FROM o.course_id));
         END IF;
-        PERFORM touch_read_models('course', ARRAY(SELECT unnest(courses)::text));
-        IF TG_OP <> 'UPDATE' THEN
-            PERFORM touch_read_models('progress',
-                ARRAY(SELECT e.user_id::text || ':' || e.course_id::text FROM enrollments e WHERE e.course_id = ANY(courses)));
-        END IF;
+        PERFORM 1 FROM courses WHERE id = ANY(learners) FOR SHARE;
+        PERFORM touch_read_models('progress',
+            ARRAY(SELECT e.user_id::text || ':' || e.course_id::text FROM enrollments e WHERE e.course_id = ANY(learners)));
+        PERFORM touch_read_models('course', ARRAY(SELECT unnest(touched)::text));
+        RETURN NULL;
+    END;
+    $$ LANGUAGE plpgsql"#,
+    // quizzes moved to another lesson: their attempts' course may change
+    r#"CREATE OR REPLACE FUNCTION outbox_quizzes() RETURNS TRIGGER AS $$
+    BEGIN
+        PERFORM touch_read_models('attempt', ARRAY(
+            SELECT a.id::text FROM quiz_attempts a JOIN new_rows n ON n.id = a.quiz_id
+            JOIN old_rows o ON o.id = n.id WHERE n.lesson_id IS DISTINCT FROM o.lesson_id));
         RETURN NULL;
     END;
     $$ LANGUAGE plpgsql"#,
@@ -118,6 +159,7 @@ const UP: &[&str] = &[
 const TRIGGERS: &[(&str, &str, &[&str])] = &[
     ("courses", "outbox_courses", &["INSERT", "UPDATE", "DELETE"]),
     ("lessons", "outbox_lessons", &["INSERT", "UPDATE", "DELETE"]),
+    ("quizzes", "outbox_quizzes", &["UPDATE"]),
     ("categories", "outbox_categories", &["UPDATE"]),
     ("users", "outbox_instructors", &["UPDATE"]),
     ("enrollments", "outbox_progress", &["INSERT", "UPDATE", "DELETE"]),
@@ -172,6 +214,7 @@ impl MigrationTrait for Migration {
             "outbox_progress",
             "outbox_instructors",
             "outbox_categories",
+            "outbox_quizzes",
             "outbox_lessons",
             "outbox_courses",
         ] {

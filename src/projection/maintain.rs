@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use super::{
     build::{self, key_of, mongo_id},
     docs::Kind,
-    projector::{mongo_versions, write, ProjectorStats},
+    projector::{bring_up_to_date, ProjectorStats},
 };
 use crate::{error::StoreError, store::mongo::MongoStore};
 
@@ -60,11 +60,15 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
         loop {
             let keys = build::keys_after(pg, kind, after.as_deref(), batch_size(kind)).await?;
             let Some(last) = keys.last().cloned() else { break };
-            let snapshot = build::snapshot(pg).await?;
-            let batch = build::build(&snapshot, kind, &keys).await?;
-            let _ = snapshot.rollback().await;
-            let existing = mongo_versions(mongo, kind, &keys).await?;
-            written += write(mongo, kind, &keys, batch, &existing, &stats).await?.written as u64;
+            let outcome = bring_up_to_date(pg, mongo, kind, &keys, MAINTENANCE_DEADLINE, &stats, true).await?;
+            if !outcome.failed.is_empty() {
+                return Err(StoreError::new(
+                    crate::error::Store::Mongo,
+                    crate::error::StoreErrorKind::Other,
+                    format!("{} {} documents could not be written (see the log)", outcome.failed.len(), kind.name()),
+                ));
+            }
+            written += outcome.written as u64;
             eprintln!("rebuild: {}: {written} documents", kind.collection());
             after = Some(last);
         }

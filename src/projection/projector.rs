@@ -132,7 +132,12 @@ impl Projector {
             if !wait.is_zero() {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
+                    changed = stop.changed() => {
+                        // the sender is gone: nobody can stop us any more, so stop now
+                        if changed.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
         }
@@ -159,14 +164,15 @@ impl Projector {
             self.deadline,
             Claimed::find_by_statement(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT id, kind, key, enqueued_at FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                "SELECT id, kind, key, enqueued_at FROM outbox WHERE next_attempt_at <= clock_timestamp() \
+                 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
                 [self.batch.into()],
             ))
             .all(&claim),
         )
         .await?;
         if rows.is_empty() {
-            let _ = claim.rollback().await;
+            let _ = with_deadline(Store::Postgres, "end claim", self.deadline, claim.rollback()).await;
             return Ok(Round::default());
         }
 
@@ -195,12 +201,27 @@ impl Projector {
             failed_keys.extend(outcome.failed.into_iter().map(|k| (kind, k)));
         }
 
-        // Done rows leave the outbox; rows whose document could not be written stay for the next round.
-        let done: Vec<i64> = rows
-            .iter()
-            .filter(|r| Kind::parse(&r.kind).is_none_or(|k| !failed_keys.contains(&(k, r.key.clone()))))
-            .map(|r| r.id)
-            .collect();
+        // Done rows leave the outbox; rows whose document could not be written wait, longer
+        // after each failure (1 s, 2 s, 4 s, … up to an hour), so that they neither spin the
+        // projector nor hold up the rows behind them.
+        let (failed, done): (Vec<&Claimed>, Vec<&Claimed>) =
+            rows.iter().partition(|r| Kind::parse(&r.kind).is_some_and(|k| failed_keys.contains(&(k, r.key.clone()))));
+        let done: Vec<i64> = done.iter().map(|r| r.id).collect();
+        let failed: Vec<i64> = failed.iter().map(|r| r.id).collect();
+        if !failed.is_empty() {
+            with_deadline(
+                Store::Postgres,
+                "delay failed outbox rows",
+                self.deadline,
+                claim.execute(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = clock_timestamp() \
+                     + make_interval(secs => LEAST(3600, power(2, LEAST(attempts, 12)))) WHERE id = ANY($1)",
+                    [failed.into()],
+                )),
+            )
+            .await?;
+        }
         with_deadline(
             Store::Postgres,
             "delete outbox rows",
@@ -226,30 +247,66 @@ impl Projector {
 
     /// Brings the documents of `keys` up to date; returns the keys that failed (bad documents).
     async fn project(&self, kind: Kind, keys: &[String]) -> Result<Outcome, StoreError> {
-        let current = self.mongo_versions(kind, keys).await?;
-        let snapshot = with_deadline(Store::Postgres, "snapshot", self.deadline, build::snapshot(&self.pg)).await?;
+        bring_up_to_date(&self.pg, &self.mongo, kind, keys, self.deadline, &self.stats, false).await
+    }
+}
+
+/// Brings the documents of `keys` up to date: skips those Mongo holds at PostgreSQL's version,
+/// builds the others in one snapshot and writes them with the version guard. Then it checks
+/// PostgreSQL again: a key that moved past the version just written while it was being written
+/// (another projector may have removed its document in between, which a stale write would bring
+/// back) is done again. Keys still moving after a few passes are returned as failed, so their
+/// outbox rows stay. `force` rewrites documents Mongo holds at the current version too (rebuild).
+pub(crate) async fn bring_up_to_date(
+    pg: &DatabaseConnection,
+    mongo: &MongoStore,
+    kind: Kind,
+    keys: &[String],
+    deadline: Duration,
+    stats: &ProjectorStats,
+    force: bool,
+) -> Result<Outcome, StoreError> {
+    let mut total = Outcome::default();
+    let mut keys = keys.to_vec();
+    for _ in 0..3 {
+        let current = mongo_versions(mongo, kind, &keys).await?;
+        let snapshot = with_deadline(Store::Postgres, "snapshot", deadline, build::snapshot(pg)).await?;
         let versions =
-            with_deadline(Store::Postgres, "versions", self.deadline, versions_of(&snapshot, kind, keys)).await?;
+            with_deadline(Store::Postgres, "versions", deadline, versions_of(&snapshot, kind, &keys)).await?;
         // Mongo already holds these at their current version: nothing to build
         let stale: Vec<String> = keys
             .iter()
             .filter(|k| match (versions.get(*k), current.get(*k)) {
-                (Some(v), Some(m)) => m < v,
+                (Some(v), Some(m)) => force || m < v,
                 _ => true,
             })
             .cloned()
             .collect();
-        self.stats.skipped_current.fetch_add((keys.len() - stale.len()) as u64, Ordering::Relaxed);
+        stats.skipped_current.fetch_add((keys.len() - stale.len()) as u64, Ordering::Relaxed);
         let batch =
-            with_deadline(Store::Postgres, "build documents", self.deadline, build::build(&snapshot, kind, &stale))
-                .await?;
-        let _ = snapshot.rollback().await;
-        write(&self.mongo, kind, &stale, batch, &current, &self.stats).await
+            with_deadline(Store::Postgres, "build documents", deadline, build::build(&snapshot, kind, &stale)).await;
+        let _ = with_deadline(Store::Postgres, "end snapshot", deadline, snapshot.rollback()).await;
+        let batch = batch?;
+        let built = batch.versions.clone();
+        let outcome = write(mongo, kind, &stale, batch, &current, stats).await?;
+        total.written += outcome.written;
+        total.deleted += outcome.deleted;
+        total.failed.extend(outcome.failed.iter().cloned());
+        let written: Vec<String> = stale.into_iter().filter(|k| !outcome.failed.contains(k)).collect();
+        if written.is_empty() {
+            return Ok(total);
+        }
+        let now = with_deadline(Store::Postgres, "recheck versions", deadline, versions_of(pg, kind, &written)).await?;
+        keys = written
+            .into_iter()
+            .filter(|k| now.get(k).copied().unwrap_or(0) > built.get(k).copied().unwrap_or(0))
+            .collect();
+        if keys.is_empty() {
+            return Ok(total);
+        }
     }
-
-    async fn mongo_versions(&self, kind: Kind, keys: &[String]) -> Result<HashMap<String, i64>, StoreError> {
-        mongo_versions(&self.mongo, kind, keys).await
-    }
+    total.failed.extend(keys);
+    Ok(total)
 }
 
 /// The versions Mongo holds for `keys` (absent: no document).

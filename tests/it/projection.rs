@@ -462,3 +462,53 @@ async fn a_learner_reads_their_own_changes_before_they_are_projected() {
     let none = reads.progress_of(user, &[uuid::Uuid::from_u128(1)]).await.expect("read");
     assert!(none.is_empty());
 }
+
+#[tokio::test]
+async fn deletes_moves_and_renames_reach_every_document_they_change() {
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let projector = Projector::new(pg.clone(), mongo.clone(), 500, Duration::from_secs(10));
+    projector.drain().await.expect("drain");
+
+    // a course with learners is deleted (its lessons, enrolments, progress and attempts cascade)
+    let gone = sql_column(
+        &db.direct_url,
+        "SELECT course_id::text FROM enrollments GROUP BY course_id ORDER BY count(*) DESC, course_id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    // the lessons of another course are reordered, and one is moved to a third course
+    let reordered = sql_column(&db.direct_url, &format!(
+        "SELECT course_id::text FROM enrollments WHERE course_id <> '{gone}' GROUP BY course_id ORDER BY count(*) DESC, course_id LIMIT 2"
+    ))
+    .await;
+    crate::support::sql_exec(
+        &db.direct_url,
+        &format!(
+            "DELETE FROM courses WHERE id = '{gone}';
+             BEGIN;
+             SET CONSTRAINTS ALL DEFERRED;
+             UPDATE lessons SET order_position = -order_position WHERE course_id = '{a}';
+             UPDATE lessons SET order_position = -order_position + 1000 WHERE course_id = '{a}';
+             COMMIT;
+             UPDATE lessons SET course_id = '{b}', order_position = 5000
+               WHERE id = (SELECT id FROM lessons WHERE course_id = '{a}' ORDER BY order_position DESC LIMIT 1);
+             UPDATE categories SET name = name || ' (renamed)' WHERE parent_id IS NOT NULL;
+             UPDATE users SET first_name = 'Renamed' WHERE role = 'instructor';",
+            a = reordered[0],
+            b = reordered[1]
+        ),
+    )
+    .await;
+    projector.drain().await.expect("drain");
+    assert_verified(&pg, &mongo).await;
+
+    let gone_id = learngraph::projection::docs::bin(gone.parse().expect("uuid"));
+    let courses = mongo.database().collection::<Document>("courses");
+    assert_eq!(courses.count_documents(doc! { "_id": gone_id }).await.expect("count"), 0, "the deleted course is gone");
+    let progress = mongo.database().collection::<Document>("user_progress");
+    assert_eq!(progress.count_documents(doc! { "course_id": gone_id }).await.expect("count"), 0);
+    let renamed = courses.count_documents(doc! { "instructor.first_name": "Renamed" }).await.expect("count");
+    assert_eq!(renamed, 129, "every remaining course shows its instructor's new name");
+}
