@@ -8,6 +8,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::net::TcpListener;
 
 use crate::{
+    auth::Authenticator,
     config::Config,
     error::StoreError,
     graphql::{self, LearnGraphSchema},
@@ -30,6 +31,7 @@ pub struct AppState {
     pub pg: PgStore,
     pub mongo: MongoStore,
     pub read_models: Arc<ReadModels>,
+    pub auth: Arc<Authenticator>,
 }
 
 /// The service, bound to its port and ready to serve.
@@ -50,11 +52,14 @@ pub enum StartupError {
     Mongo(String),
     #[error("{0}")]
     BrokenPooler(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 impl App {
     /// Connects the stores, checks the pooler, builds the schema and binds the listener.
     pub async fn build(config: Config) -> Result<App, StartupError> {
+        let auth = Arc::new(Authenticator::new(&config.auth).map_err(StartupError::Config)?);
         let pg = PgStore::connect(&config.postgres).await.map_err(|e| StartupError::Postgres(describe(&e)))?;
         if config.postgres.check_pooler {
             check_pooler(&config).await?;
@@ -76,7 +81,7 @@ impl App {
         let projector = config.projector.enabled.then(|| {
             Projector::new(pg.db().clone(), mongo.clone(), config.projector.batch, config.postgres.statement_timeout)
         });
-        let state = AppState { config: Arc::new(config), schema, pg, mongo, read_models };
+        let state = AppState { config: Arc::new(config), schema, pg, mongo, read_models, auth };
         Ok(App { state, listener, projector })
     }
 

@@ -18,6 +18,35 @@ pub struct Config {
     /// How long a DataLoader waits to gather keys into one batch.
     pub loader_delay: Duration,
     pub projector: ProjectorConfig,
+    pub auth: AuthConfig,
+}
+
+/// How bearer tokens are checked.
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub key: Option<AuthKey>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// The claim that holds the role (student, instructor, admin).
+    pub role_claim: String,
+}
+
+#[derive(Clone)]
+pub enum AuthKey {
+    Hs256(String),
+    /// A PEM public key.
+    Rs256(String),
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let key = match self.key {
+            None => "none",
+            Some(AuthKey::Hs256(_)) => "HS256 (secret hidden)",
+            Some(AuthKey::Rs256(_)) => "RS256",
+        };
+        f.debug_struct("AuthConfig").field("key", &key).field("issuer", &self.issuer).finish_non_exhaustive()
+    }
 }
 
 /// The outbox projector that runs inside `serve`.
@@ -246,6 +275,7 @@ impl Config {
                 },
                 poll: env.millis("PROJECTOR_POLL_INTERVAL", 100)?,
             },
+            auth: auth(&env, profile)?,
         })
     }
 }
@@ -254,6 +284,50 @@ impl ConfigError {
     fn new(var: &str, problem: impl Into<String>) -> Self {
         Self { var: var.into(), problem: problem.into() }
     }
+}
+
+fn auth(env: &Env, profile: Profile) -> Result<AuthConfig, ConfigError> {
+    let secret = env.get("AUTH_JWT_HS256_SECRET");
+    let pem = match (env.get("AUTH_JWT_RS256_PUBLIC_KEY"), env.get("AUTH_JWT_RS256_PUBLIC_KEY_FILE")) {
+        (Some(pem), None) => Some(pem.replace("\\n", "\n")),
+        (None, Some(path)) => Some(
+            std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::new("AUTH_JWT_RS256_PUBLIC_KEY_FILE", format!("cannot read {path}: {e}")))?,
+        ),
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "AUTH_JWT_RS256_PUBLIC_KEY",
+                "set it or AUTH_JWT_RS256_PUBLIC_KEY_FILE, not both",
+            ))
+        }
+        (None, None) => None,
+    };
+    let key = match (secret, pem) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new("AUTH_JWT_HS256_SECRET", "set an HS256 secret or an RS256 key, not both"))
+        }
+        (Some(secret), None) if secret.len() < 32 => {
+            return Err(ConfigError::new("AUTH_JWT_HS256_SECRET", "must be at least 32 characters"))
+        }
+        (Some(secret), None) => Some(AuthKey::Hs256(secret)),
+        (None, Some(pem)) if !pem.contains("BEGIN PUBLIC KEY") && !pem.contains("BEGIN RSA PUBLIC KEY") => {
+            return Err(ConfigError::new("AUTH_JWT_RS256_PUBLIC_KEY", "expected a PEM public key"))
+        }
+        (None, Some(pem)) => Some(AuthKey::Rs256(pem)),
+        (None, None) if profile == Profile::Production => {
+            return Err(ConfigError::new(
+                "AUTH_JWT_HS256_SECRET",
+                "the production profile needs a token key (AUTH_JWT_HS256_SECRET or AUTH_JWT_RS256_PUBLIC_KEY)",
+            ))
+        }
+        (None, None) => None,
+    };
+    Ok(AuthConfig {
+        key,
+        issuer: env.get("AUTH_JWT_ISSUER"),
+        audience: env.get("AUTH_JWT_AUDIENCE"),
+        role_claim: env.get("AUTH_JWT_ROLE_CLAIM").unwrap_or_else(|| "role".into()),
+    })
 }
 
 fn parse_bool(v: &str) -> Result<bool, String> {

@@ -128,6 +128,10 @@ impl From<mongodb::error::Error> for StoreError {
 pub enum AppError {
     /// The request is wrong (a bad id, cursor or argument): `BAD_USER_INPUT`.
     BadUserInput(String),
+    /// No valid token where one is needed: `UNAUTHENTICATED`.
+    Unauthenticated,
+    /// The viewer may not do or see this: `FORBIDDEN`.
+    Forbidden,
     /// A store is down or too slow: `SERVICE_UNAVAILABLE`; retrying later can succeed.
     Unavailable(Store),
     /// A bug or an unexpected state: `INTERNAL_SERVER_ERROR`; details are in the log only.
@@ -142,6 +146,8 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::BadUserInput(_) => "BAD_USER_INPUT",
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::Forbidden => "FORBIDDEN",
             AppError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             AppError::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -150,6 +156,8 @@ impl AppError {
     fn message(&self) -> String {
         match self {
             AppError::BadUserInput(m) => m.clone(),
+            AppError::Unauthenticated => "sign in first: this needs a valid bearer token".into(),
+            AppError::Forbidden => "you may not do this".into(),
             AppError::Unavailable(store) => format!("{} is unavailable; try again shortly", store.name()),
             AppError::Internal => "internal error".into(),
         }

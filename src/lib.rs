@@ -2,6 +2,7 @@
 //! MongoDB serves document read models. See `app.rs` for how a request flows.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;

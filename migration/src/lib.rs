@@ -17,6 +17,7 @@ mod m20261130_000011_create_updated_at_triggers;
 mod m20261130_000012_create_course_completion_function;
 mod m20261130_000013_create_course_stats_triggers;
 mod m20261130_000014_create_read_model_outbox;
+mod m20261130_000015_create_idempotency_keys;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_create_course_completion_function::Migration),
             Box::new(m20261130_000013_create_course_stats_triggers::Migration),
             Box::new(m20261130_000014_create_read_model_outbox::Migration),
+            Box::new(m20261130_000015_create_idempotency_keys::Migration),
         ]
     }
 }

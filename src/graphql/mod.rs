@@ -2,23 +2,38 @@
 
 mod category;
 mod course;
+mod learner;
 mod lesson;
 mod user;
 
-use async_graphql::{EmptyMutation, EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 pub use self::{category::Category, course::Course, lesson::Lesson, user::User};
 use crate::{loaders::Loaders, store::pg::PgStore};
 
 /// The root query: each domain contributes its fields.
 #[derive(MergedObject, Default)]
-pub struct Query(course::CourseQuery, category::CategoryQuery);
+pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQuery);
 
-pub type LearnGraphSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+/// The root mutation: every write goes to PostgreSQL in one transaction.
+#[derive(MergedObject, Default)]
+pub struct Mutation(learner::LearnerMutation);
+
+pub type LearnGraphSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema's shape, with no data attached (for `learngraph sdl` and the drift test).
-fn builder() -> SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+/// The signed-in user of a request, or `UNAUTHENTICATED`.
+pub(crate) fn signed_in(
+    ctx: &async_graphql::Context<'_>,
+) -> Result<(uuid::Uuid, crate::auth::Role), crate::error::AppError> {
+    match ctx.data_opt::<crate::auth::Viewer>() {
+        Some(crate::auth::Viewer::User { id, role }) => Ok((*id, *role)),
+        _ => Err(crate::error::AppError::Unauthenticated),
+    }
 }
 
 /// The schema the service runs.

@@ -56,6 +56,23 @@ async fn execute(
             );
         }
     };
+    // Who is asking: a bad token is refused here, before any work.
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    let viewer = match state.auth.viewer(authorization) {
+        Ok(viewer) => viewer,
+        Err(e) => {
+            tracing::info!(reason = %e.0, "refused a bearer token");
+            let mut out = error_response(
+                headers,
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "the bearer token is invalid or expired",
+            );
+            out.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return out;
+        }
+    };
+    request = request.data(viewer);
     // Parsed once here; execution reuses the parsed document.
     if let Err(e) = request.parsed_query() {
         let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };

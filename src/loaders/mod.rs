@@ -10,8 +10,8 @@ use std::{sync::Arc, time::Duration};
 use async_graphql::{dataloader::DataLoader, Context};
 
 pub use self::{
-    mongo::{CourseDocById, CourseDocBySlug, ReadModelReader},
-    pg::{CategoryById, CourseById, CourseBySlug, LessonsByCourse, PgReader, UserById},
+    mongo::{CourseDocById, CourseDocBySlug, ProgressOf, ReadModelReader},
+    pg::{CategoryById, CourseById, CourseBySlug, EnrollmentsOf, LessonsByCourse, PgReader, UserById},
 };
 use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};
 

@@ -48,3 +48,33 @@ impl Loader<CourseDocBySlug> for ReadModelReader {
         Ok(docs.into_iter().map(|(slug, d)| (CourseDocBySlug(slug), d)).collect())
     }
 }
+
+/// A learner's progress in a course (read-your-writes: see `ReadModels::progress_of`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct ProgressOf {
+    pub user: Uuid,
+    pub course: Uuid,
+}
+
+impl Loader<ProgressOf> for ReadModelReader {
+    type Value = crate::projection::docs::ProgressDoc;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[ProgressOf]) -> Result<HashMap<ProgressOf, Self::Value>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut by_user: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for k in keys {
+            by_user.entry(k.user).or_default().push(k.course);
+        }
+        let mut out = HashMap::new();
+        // one learner per request in practice: one read (and one version check) per learner
+        for (user, courses) in by_user {
+            for (course, doc) in self.0.progress_of(user, &courses).await? {
+                out.insert(ProgressOf { user, course }, doc);
+            }
+        }
+        Ok(out)
+    }
+}

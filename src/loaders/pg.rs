@@ -110,3 +110,25 @@ impl Loader<LessonsByCourse> for PgReader {
         Ok(out)
     }
 }
+
+/// A learner's enrolments, newest first.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct EnrollmentsOf(pub Uuid);
+
+impl Loader<EnrollmentsOf> for PgReader {
+    type Value = Vec<crate::store::pg::enrollment::EnrollmentRow>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[EnrollmentsOf]) -> Result<HashMap<EnrollmentsOf, Self::Value>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let users: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.enrollments_of(&users).await?;
+        let mut out: HashMap<EnrollmentsOf, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in rows {
+            out.entry(EnrollmentsOf(row.user_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}

@@ -151,7 +151,7 @@ async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<Seed
     let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
     if force {
         sqlx::raw_sql(
-            "TRUNCATE quiz_attempts, user_progress, enrollments, quizzes, lessons, courses, categories, users",
+            "TRUNCATE idempotency_keys, quiz_attempts, user_progress, enrollments, quizzes, lessons, courses, categories, users",
         )
         .execute(&mut *tx)
         .await

@@ -3,6 +3,7 @@
 
 pub mod category;
 pub mod course;
+pub mod enrollment;
 pub mod entity;
 pub mod lesson;
 pub mod pooler;

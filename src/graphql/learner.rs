@@ -1,0 +1,236 @@
+//! The signed-in learner: `me`, their enrolments and progress; `enroll` and `unenroll`.
+
+use async_graphql::{Context, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{pg_store, signed_in, Course};
+use crate::{
+    auth::Role,
+    domain::ids::parse_id,
+    error::AppError,
+    loaders::{self, CourseById, EnrollmentsOf, ProgressOf, UserById},
+    projection::docs::ProgressDoc,
+    store::pg::{
+        enrollment::{Claim, EnrollmentRow},
+        entity::user,
+    },
+};
+
+/// The signed-in user, with what only they may see.
+pub struct Me(user::Model, Role);
+
+#[Object]
+impl Me {
+    /// The user's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The address the user signs in with.
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    /// Given name.
+    async fn first_name(&self) -> &str {
+        &self.0.first_name
+    }
+
+    /// Family name.
+    async fn last_name(&self) -> &str {
+        &self.0.last_name
+    }
+
+    /// The role the token grants.
+    async fn role(&self) -> Role {
+        self.1
+    }
+
+    /// The courses the user is enrolled in, most recent first.
+    async fn enrollments(&self, ctx: &Context<'_>) -> Result<Vec<Enrollment>> {
+        let rows = loaders::pg(ctx)?.load_one(EnrollmentsOf(self.0.id)).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(Enrollment).collect())
+    }
+}
+
+/// A learner's enrolment in a course.
+pub struct Enrollment(EnrollmentRow);
+
+#[Object]
+impl Enrollment {
+    /// The course.
+    async fn course(&self, ctx: &Context<'_>) -> Result<Option<Course>> {
+        Ok(loaders::pg(ctx)?.load_one(CourseById(self.0.course_id)).await?.map(Course::from))
+    }
+
+    /// When the learner enrolled.
+    async fn enrolled_at(&self) -> DateTime<Utc> {
+        self.0.enrolled_at.with_timezone(&Utc)
+    }
+
+    /// The learner's progress in the course (their own latest writes included).
+    async fn progress(&self, ctx: &Context<'_>) -> Result<Option<Progress>> {
+        let key = ProgressOf { user: self.0.user_id, course: self.0.course_id };
+        Ok(loaders::read_models(ctx)?.load_one(key).await?.map(Progress))
+    }
+}
+
+/// Progress through a course.
+pub struct Progress(ProgressDoc);
+
+/// Progress through one lesson.
+#[derive(SimpleObject)]
+pub struct LessonProgress {
+    /// The lesson.
+    lesson_id: ID,
+    /// 0 to 100; never goes down.
+    completion_percentage: i32,
+    /// Minutes spent on it, accumulated.
+    time_spent_minutes: i32,
+    /// Whether it is done.
+    is_completed: bool,
+    /// The last time the learner opened it.
+    last_accessed_at: DateTime<Utc>,
+    /// When it was completed.
+    completed_at: Option<DateTime<Utc>>,
+}
+
+fn time(d: mongodb::bson::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(d.timestamp_millis()).unwrap_or_default()
+}
+
+#[Object]
+impl Progress {
+    /// Completed lessons over all lessons, 0 to 100.
+    async fn overall_completion_percentage(&self) -> i32 {
+        self.0.overall_completion_percentage
+    }
+
+    /// Minutes spent across the course's lessons.
+    async fn total_time_spent_minutes(&self) -> i32 {
+        self.0.total_time_spent
+    }
+
+    /// The last time the learner opened a lesson (or enrolled).
+    async fn last_accessed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_accessed_at.map(time)
+    }
+
+    /// When the learner enrolled.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at.map(time)
+    }
+
+    /// When the last lesson was completed, once all are.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at.map(time)
+    }
+
+    /// Per-lesson progress, in lesson order.
+    async fn lessons(&self) -> Vec<LessonProgress> {
+        self.0
+            .lesson_progress
+            .iter()
+            .map(|l| LessonProgress {
+                lesson_id: ID(Uuid::from_bytes(l.lesson_id.bytes()).to_string()),
+                completion_percentage: l.completion_percentage,
+                time_spent_minutes: l.time_spent_minutes,
+                is_completed: l.is_completed,
+                last_accessed_at: time(l.last_accessed_at),
+                completed_at: l.completed_at.map(time),
+            })
+            .collect()
+    }
+}
+
+#[derive(Default)]
+pub struct LearnerQuery;
+
+#[Object]
+impl LearnerQuery {
+    /// The signed-in user (`UNAUTHENTICATED` without a token).
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let (id, role) = signed_in(ctx)?;
+        let user = loaders::pg(ctx)?.load_one(UserById(id)).await?;
+        // a valid token for a user that does not exist (deleted since): not signed in
+        let user = user.filter(|u| u.is_active).ok_or(AppError::Unauthenticated)?;
+        Ok(Me(user, role))
+    }
+}
+
+/// What `unenroll` did.
+#[derive(SimpleObject, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnenrollPayload {
+    /// The course.
+    course_id: ID,
+    /// Whether the learner was enrolled before.
+    was_enrolled: bool,
+}
+
+#[derive(Default)]
+pub struct LearnerMutation;
+
+/// Checks a client's idempotency key.
+fn checked_key(key: &str) -> Result<&str, AppError> {
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::bad_input("`idempotencyKey` must be 1 to 128 printable ASCII characters"));
+    }
+    Ok(key)
+}
+
+#[Object]
+impl LearnerMutation {
+    /// Enrols the signed-in learner in a published course. Enrolling twice is harmless; the same
+    /// `idempotencyKey` returns the first answer.
+    async fn enroll(&self, ctx: &Context<'_>, course_id: ID, idempotency_key: String) -> Result<Enrollment> {
+        let (user, _) = signed_in(ctx)?;
+        let course =
+            parse_id("course", &course_id).map_err(|_| AppError::bad_input("`courseId` is not a course id"))?;
+        let key = checked_key(&idempotency_key)?;
+        let store = pg_store(ctx)?;
+        let response = match store.claim_idempotency_key(user, key, "enroll", json!({ "courseId": course })).await? {
+            Claim::Replay(response) => response,
+            Claim::Mismatch => return Err(reused().into()),
+            Claim::Fresh(tx) => {
+                let Some(row) = store.enroll(&tx, user, course).await? else {
+                    return Err(AppError::bad_input("`courseId`: no published course has this id").into());
+                };
+                let response = json!({ "courseId": row.course_id, "enrolledAt": row.enrolled_at.to_rfc3339() });
+                store.finish_idempotent(tx, user, key, &response).await?;
+                response
+            }
+        };
+        let enrolled_at = response["enrolledAt"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .ok_or(AppError::Internal)?;
+        Ok(Enrollment(EnrollmentRow { user_id: user, course_id: course, enrolled_at }))
+    }
+
+    /// Ends the signed-in learner's enrolment in a course (their lesson progress is kept).
+    async fn unenroll(&self, ctx: &Context<'_>, course_id: ID, idempotency_key: String) -> Result<UnenrollPayload> {
+        let (user, _) = signed_in(ctx)?;
+        let course =
+            parse_id("course", &course_id).map_err(|_| AppError::bad_input("`courseId` is not a course id"))?;
+        let key = checked_key(&idempotency_key)?;
+        let store = pg_store(ctx)?;
+        let response = match store.claim_idempotency_key(user, key, "unenroll", json!({ "courseId": course })).await? {
+            Claim::Replay(response) => response,
+            Claim::Mismatch => return Err(reused().into()),
+            Claim::Fresh(tx) => {
+                let was_enrolled = store.unenroll(&tx, user, course).await?;
+                let response = json!({ "courseId": course, "wasEnrolled": was_enrolled });
+                store.finish_idempotent(tx, user, key, &response).await?;
+                response
+            }
+        };
+        Ok(serde_json::from_value(response).map_err(|_| AppError::Internal)?)
+    }
+}
+
+fn reused() -> AppError {
+    AppError::bad_input("`idempotencyKey` was already used for another request")
+}
