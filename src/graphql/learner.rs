@@ -12,11 +12,13 @@ use crate::{
     error::AppError,
     loaders::{self, CourseById, EnrollmentsOf, ProgressOf, UserById},
     projection::docs::ProgressDoc,
+    projection::{build, docs::Kind},
     store::pg::{
-        enrollment::{Claim, EnrollmentRow},
+        enrollment::{Claim, EnrollmentRow, Recorded},
         entity::user,
     },
 };
+use mongodb::bson::Bson;
 
 /// The signed-in user, with what only they may see.
 pub struct Me(user::Model, Role);
@@ -230,6 +232,67 @@ impl LearnerMutation {
         Ok(serde_json::from_value(response).map_err(|_| AppError::Internal)?)
     }
 }
+
+/// Bounds of one progress report.
+const MAX_MINUTES_PER_REPORT: i32 = 24 * 60;
+
+#[Object]
+impl ProgressMutation {
+    /// Records the signed-in learner's progress on a lesson of a course they are enrolled in:
+    /// completion never goes backwards, time accumulates, and the answer is the course progress
+    /// with this write in it. The same `idempotencyKey` returns the first answer, counted once.
+    async fn record_lesson_progress(
+        &self,
+        ctx: &Context<'_>,
+        lesson_id: ID,
+        #[graphql(desc = "0 to 100.")] completion_percentage: i32,
+        #[graphql(desc = "Minutes spent since the last report, 0 to 1440.")] time_spent_minutes: i32,
+        idempotency_key: String,
+    ) -> Result<Progress> {
+        let (user, _) = signed_in(ctx)?;
+        let lesson =
+            parse_id("lesson", &lesson_id).map_err(|_| AppError::bad_input("`lessonId` is not a lesson id"))?;
+        if !(0..=100).contains(&completion_percentage) {
+            return Err(AppError::bad_input("`completionPercentage` must be between 0 and 100").into());
+        }
+        if !(0..=MAX_MINUTES_PER_REPORT).contains(&time_spent_minutes) {
+            return Err(AppError::bad_input("`timeSpentMinutes` must be between 0 and 1440").into());
+        }
+        let key = checked_key(&idempotency_key)?;
+        let store = pg_store(ctx)?;
+        let arguments =
+            json!({ "lessonId": lesson, "completion": completion_percentage, "minutes": time_spent_minutes });
+        let response = match store.claim_idempotency_key(user, key, "recordLessonProgress", arguments).await? {
+            Claim::Replay(response) => response,
+            Claim::Mismatch => return Err(reused().into()),
+            Claim::Fresh(tx) => {
+                let course = match store
+                    .record_lesson_progress(&tx, user, lesson, completion_percentage, time_spent_minutes)
+                    .await?
+                {
+                    Recorded::Done { course_id } => course_id,
+                    Recorded::NoLesson => return Err(AppError::bad_input("`lessonId`: no lesson has this id").into()),
+                    Recorded::NotEnrolled => return Err(AppError::Forbidden.into()),
+                };
+                // the progress document as this transaction sees it: the answer, and the replay
+                let key_of = format!("{user}:{course}");
+                let built = build::build(&tx, Kind::Progress, std::slice::from_ref(&key_of))
+                    .await?
+                    .docs
+                    .remove(&key_of)
+                    .ok_or(AppError::Internal)?;
+                let response = json!({ "progress": Bson::Document(built.doc).into_canonical_extjson() });
+                store.finish_idempotent(tx, user, key, &response).await?;
+                response
+            }
+        };
+        let doc = Bson::try_from(response["progress"].clone()).map_err(|_| AppError::Internal)?;
+        Ok(Progress(mongodb::bson::from_bson(doc).map_err(|_| AppError::Internal)?))
+    }
+}
+
+#[derive(Default)]
+pub struct ProgressMutation;
 
 fn reused() -> AppError {
     AppError::bad_input("`idempotencyKey` was already used for another request")

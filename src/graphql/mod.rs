@@ -17,7 +17,7 @@ pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQ
 
 /// The root mutation: every write goes to PostgreSQL in one transaction.
 #[derive(MergedObject, Default)]
-pub struct Mutation(learner::LearnerMutation);
+pub struct Mutation(learner::LearnerMutation, learner::ProgressMutation);
 
 pub type LearnGraphSchema = Schema<Query, Mutation, EmptySubscription>;
 

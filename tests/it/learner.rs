@@ -178,3 +178,106 @@ async fn enroll_is_idempotent_and_reads_its_own_write() {
     assert_eq!(count().await[0].parse::<i64>().expect("int"), before);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn lesson_progress_never_goes_back_accumulates_time_and_answers_with_the_fresh_progress() {
+    let db = TestDb::seeded_ci().await;
+    let app = app(&db).await;
+    // an enrolment, and a lesson of that course the learner has not started
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT e.user_id::text || ',' || l.id::text || ',' || e.course_id::text FROM enrollments e \
+         JOIN lessons l ON l.course_id = e.course_id \
+         WHERE NOT EXISTS (SELECT 1 FROM user_progress p WHERE p.user_id = e.user_id AND p.lesson_id = l.id) \
+         ORDER BY e.user_id, l.order_position LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let ids: Vec<&str> = row.split(',').collect();
+    let (learner, lesson, course) = (ids[0], ids[1], ids[2]);
+    let bearer = token(learner, "student", 600);
+    let record = "mutation($l: ID!, $c: Int!, $t: Int!, $k: String!) { recordLessonProgress(lessonId: $l, \
+                  completionPercentage: $c, timeSpentMinutes: $t, idempotencyKey: $k) { \
+                  overallCompletionPercentage totalTimeSpentMinutes lessons { lessonId completionPercentage timeSpentMinutes isCompleted } } }";
+    let mine = |body: &Value| -> Value {
+        data(body)["recordLessonProgress"]["lessons"]
+            .as_array()
+            .expect("lessons")
+            .iter()
+            .find(|l| l["lessonId"] == lesson)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+
+    let (_, first) = as_user(&app, &bearer, record, json!({ "l": lesson, "c": 40, "t": 5, "k": "p1" })).await;
+    assert_eq!(
+        mine(&first),
+        json!({ "lessonId": lesson, "completionPercentage": 40, "timeSpentMinutes": 5, "isCompleted": false })
+    );
+    let (_, lower) = as_user(&app, &bearer, record, json!({ "l": lesson, "c": 30, "t": 7, "k": "p2" })).await;
+    assert_eq!(mine(&lower)["completionPercentage"], 40, "completion never goes backwards");
+    assert_eq!(mine(&lower)["timeSpentMinutes"], 12, "time accumulates");
+    // a retried report: the same answer, counted once
+    let (_, replay) = as_user(&app, &bearer, record, json!({ "l": lesson, "c": 30, "t": 7, "k": "p2" })).await;
+    assert_eq!(replay, lower);
+    let spent = sql_column(
+        &db.direct_url,
+        &format!(
+            "SELECT time_spent_minutes::text FROM user_progress WHERE user_id = '{learner}' AND lesson_id = '{lesson}'"
+        ),
+    )
+    .await;
+    assert_eq!(spent, ["12"]);
+    // completing the lesson moves the course's completion
+    let before = data(&lower)["recordLessonProgress"]["overallCompletionPercentage"].as_i64().expect("int");
+    let (_, done) = as_user(&app, &bearer, record, json!({ "l": lesson, "c": 100, "t": 1, "k": "p3" })).await;
+    assert_eq!(mine(&done)["isCompleted"], true);
+    let lessons: f64 =
+        sql_column(&db.direct_url, &format!("SELECT count(*)::text FROM lessons WHERE course_id = '{course}'")).await
+            [0]
+        .parse()
+        .expect("n");
+    let completed: f64 = sql_column(&db.direct_url, &format!("SELECT count(*)::text FROM user_progress WHERE user_id = '{learner}' AND course_id = '{course}' AND is_completed")).await[0].parse().expect("n");
+    let overall = data(&done)["recordLessonProgress"]["overallCompletionPercentage"].as_i64().expect("int");
+    assert_eq!(overall, (completed * 100.0 / lessons).round() as i64);
+    assert!(overall > before);
+    // and `me` reads the same, although nothing projected it
+    let (_, me) = as_user(
+        &app,
+        &bearer,
+        "{ me { enrollments { course { id } progress { totalTimeSpentMinutes overallCompletionPercentage } } } }",
+        json!({}),
+    )
+    .await;
+    let enrolment = data(&me)["me"]["enrollments"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|e| e["course"]["id"] == course)
+        .cloned()
+        .expect("enrolled");
+    assert_eq!(enrolment["progress"]["overallCompletionPercentage"], overall);
+
+    // refused: anonymous, not enrolled, bad values
+    let body = app.graphql(record, json!({ "l": lesson, "c": 10, "t": 1, "k": "a" })).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    let outsider = sql_column(&db.direct_url, &format!(
+        "SELECT id::text FROM users WHERE role = 'student' AND id NOT IN (SELECT user_id FROM enrollments WHERE course_id = '{course}') ORDER BY id LIMIT 1"
+    )).await.remove(0);
+    let (_, body) =
+        as_user(&app, &token(&outsider, "student", 600), record, json!({ "l": lesson, "c": 10, "t": 1, "k": "o1" }))
+            .await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"]);
+    for (vars, field) in [
+        (json!({ "l": lesson, "c": 101, "t": 1, "k": "b1" }), "completionPercentage"),
+        (json!({ "l": lesson, "c": -1, "t": 1, "k": "b2" }), "completionPercentage"),
+        (json!({ "l": lesson, "c": 10, "t": -5, "k": "b3" }), "timeSpentMinutes"),
+        (json!({ "l": lesson, "c": 10, "t": 100000, "k": "b4" }), "timeSpentMinutes"),
+        (json!({ "l": "00000000-0000-4000-8000-000000000000", "c": 10, "t": 1, "k": "b5" }), "lessonId"),
+    ] {
+        let (_, body) = as_user(&app, &bearer, record, vars.clone()).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{vars}");
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains(field)), "{body}");
+    }
+    app.stop().await;
+}

@@ -150,3 +150,64 @@ impl PgStore {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// What recording lesson progress found.
+pub enum Recorded {
+    /// Recorded, in the learner's course.
+    Done { course_id: Uuid },
+    /// No such lesson.
+    NoLesson,
+    /// The learner is not enrolled in the lesson's course.
+    NotEnrolled,
+}
+
+impl PgStore {
+    /// Records progress on a lesson: completion never goes down, time accumulates, the lesson
+    /// is completed at 100 (and stays so). Only for a learner enrolled in the lesson's course.
+    pub async fn record_lesson_progress(
+        &self,
+        tx: &DatabaseTransaction,
+        user: Uuid,
+        lesson: Uuid,
+        completion: i32,
+        minutes: i32,
+    ) -> Result<Recorded, StoreError> {
+        #[derive(FromQueryResult)]
+        struct Found {
+            course_id: Uuid,
+            enrolled: bool,
+        }
+        let found = self
+            .call(
+                "lesson of progress",
+                Found::find_by_statement(stmt(
+                    "SELECT l.course_id, EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = $1 AND e.course_id = l.course_id) AS enrolled \
+                     FROM lessons l WHERE l.id = $2",
+                    vec![user.into(), lesson.into()],
+                ))
+                .one(tx),
+            )
+            .await?;
+        let Some(found) = found else { return Ok(Recorded::NoLesson) };
+        if !found.enrolled {
+            return Ok(Recorded::NotEnrolled);
+        }
+        self.call(
+            "record lesson progress",
+            tx.execute(stmt(
+                "INSERT INTO user_progress AS p (user_id, lesson_id, course_id, completion_percentage, time_spent_minutes, \
+                                                 is_completed, last_accessed_at, completed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $4 = 100, now(), CASE WHEN $4 = 100 THEN now() END) \
+                 ON CONFLICT (user_id, lesson_id) DO UPDATE SET \
+                   completion_percentage = GREATEST(p.completion_percentage, excluded.completion_percentage), \
+                   time_spent_minutes = p.time_spent_minutes + excluded.time_spent_minutes, \
+                   is_completed = p.is_completed OR excluded.is_completed, \
+                   last_accessed_at = now(), \
+                   completed_at = COALESCE(p.completed_at, excluded.completed_at)",
+                vec![user.into(), lesson.into(), found.course_id.into(), completion.into(), minutes.into()],
+            )),
+        )
+        .await?;
+        Ok(Recorded::Done { course_id: found.course_id })
+    }
+}
