@@ -6,6 +6,7 @@ use rust_decimal::{prelude::ToPrimitive, Decimal};
 
 use super::{pg_store, Category, Lesson, User};
 use crate::{
+    auth::{Role, Viewer},
     domain::{cursor::NewestCursor, ids::parse_id},
     error::AppError,
     loaders::{self, CategoryById, CourseDocById, CourseDocBySlug, LessonsByCourse, UserById},
@@ -193,6 +194,17 @@ impl CourseConnection {
     }
 }
 
+/// Whether `viewer` may see an unpublished course.
+fn may_see_draft(viewer: Viewer, course: &CourseDoc) -> bool {
+    match viewer {
+        Viewer::User { role: Role::Admin, .. } => true,
+        Viewer::User { id, role: Role::Instructor } => {
+            course.instructor_id.is_some_and(|i| uuid::Uuid::from_bytes(i.bytes()) == id)
+        }
+        _ => false,
+    }
+}
+
 #[derive(Default)]
 pub struct CourseQuery;
 
@@ -240,7 +252,8 @@ impl CourseQuery {
             (None, Some(_)) => None,
             _ => return Err(AppError::bad_input("give exactly one of `id` and `slug`").into()),
         };
-        // drafts stay private until authorization arrives (instructors will see their own)
-        Ok(found.filter(|c| c.is_published).map(Course::from))
+        // a draft is seen by its instructor and by admins only; to anyone else it does not exist
+        let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
+        Ok(found.filter(|c| c.is_published || may_see_draft(viewer, c)).map(Course::from))
     }
 }

@@ -281,3 +281,41 @@ async fn lesson_progress_never_goes_back_accumulates_time_and_answers_with_the_f
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_draft_is_seen_by_its_instructor_and_admins_only() {
+    let db = TestDb::seeded_ci().await;
+    let app = app(&db).await;
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT id::text || ',' || instructor_id::text FROM courses WHERE NOT is_published ORDER BY id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let (draft, owner) = row.split_once(',').expect("pair");
+    let other = sql_column(
+        &db.direct_url,
+        &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' ORDER BY id LIMIT 1"),
+    )
+    .await
+    .remove(0);
+    let admin = sql_column(&db.direct_url, "SELECT id::text FROM users WHERE role = 'admin' ORDER BY id LIMIT 1")
+        .await
+        .remove(0);
+    let learner = sql_column(&db.direct_url, "SELECT id::text FROM users WHERE role = 'student' ORDER BY id LIMIT 1")
+        .await
+        .remove(0);
+    let q = "query($id: ID) { course(id: $id) { id } }";
+    let anonymous = app.graphql(q, json!({ "id": draft })).await;
+    assert_eq!(data(&anonymous)["course"], Value::Null);
+    for (who, role, sees) in [
+        (learner.as_str(), "student", false),
+        (other.as_str(), "instructor", false),
+        (owner, "instructor", true),
+        (admin.as_str(), "admin", true),
+    ] {
+        let (_, body) = as_user(&app, &token(who, role, 600), q, json!({ "id": draft })).await;
+        assert_eq!(!data(&body)["course"].is_null(), sees, "{role} {who}");
+    }
+    app.stop().await;
+}
