@@ -1,8 +1,13 @@
 //! Lessons, as the course outline shows them.
 
-use async_graphql::{Object, ID};
+use async_graphql::{Context, Object, Result, ID};
 
-use crate::store::pg::entity::lesson;
+use super::quiz::{visible, Quiz};
+use crate::{
+    auth::Viewer,
+    loaders::{self, QuizzesOfLesson},
+    store::pg::entity::lesson,
+};
 
 /// One lesson of a course (its outline: content arrives with the course page).
 pub struct Lesson(lesson::Model);
@@ -43,5 +48,12 @@ impl Lesson {
     /// Whether anyone may watch it without enrolling.
     async fn is_free(&self) -> bool {
         self.0.is_free
+    }
+
+    /// The lesson's active quizzes.
+    async fn quizzes(&self, ctx: &Context<'_>) -> Result<Vec<Quiz>> {
+        let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
+        let quizzes = loaders::pg(ctx)?.load_one(QuizzesOfLesson(self.0.id)).await?.unwrap_or_default();
+        Ok(quizzes.into_iter().filter(|q| visible(viewer, q)).map(Quiz::from).collect())
     }
 }

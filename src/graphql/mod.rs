@@ -4,6 +4,7 @@ mod category;
 mod course;
 mod learner;
 mod lesson;
+mod quiz;
 mod user;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
@@ -13,7 +14,7 @@ use crate::{loaders::Loaders, store::pg::PgStore};
 
 /// The root query: each domain contributes its fields.
 #[derive(MergedObject, Default)]
-pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQuery);
+pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQuery, quiz::QuizQuery);
 
 /// The root mutation: every write goes to PostgreSQL in one transaction.
 #[derive(MergedObject, Default)]

@@ -132,3 +132,43 @@ impl Loader<EnrollmentsOf> for PgReader {
         Ok(out)
     }
 }
+
+/// A quiz by id.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct QuizById(pub Uuid);
+
+/// A lesson's active quizzes.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct QuizzesOfLesson(pub Uuid);
+
+impl Loader<QuizById> for PgReader {
+    type Value = crate::store::pg::quiz::QuizRow;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[QuizById]) -> Result<HashMap<QuizById, Self::Value>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.quizzes_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|q| (QuizById(q.id), q)).collect())
+    }
+}
+
+impl Loader<QuizzesOfLesson> for PgReader {
+    type Value = Vec<crate::store::pg::quiz::QuizRow>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[QuizzesOfLesson]) -> Result<HashMap<QuizzesOfLesson, Self::Value>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.active_quizzes_of_lessons(&ids).await?;
+        let mut out: HashMap<QuizzesOfLesson, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for q in rows {
+            out.entry(QuizzesOfLesson(q.lesson_id)).or_default().push(q);
+        }
+        Ok(out)
+    }
+}

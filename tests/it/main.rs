@@ -10,5 +10,6 @@ mod learner;
 mod migrations;
 mod pooler;
 mod projection;
+mod quizzes;
 mod readiness;
 mod schema;

@@ -7,6 +7,7 @@ pub mod enrollment;
 pub mod entity;
 pub mod lesson;
 pub mod pooler;
+pub mod quiz;
 pub mod user;
 
 use std::{

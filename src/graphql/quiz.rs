@@ -1,0 +1,215 @@
+//! Quizzes: questions of several kinds, and an answer key only for the course's instructor
+//! and admins. The key never reaches a learner: it is not a field of the question types.
+
+use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
+
+use crate::{
+    auth::{Role, Viewer},
+    domain::{
+        ids::parse_id,
+        quiz::{parse_questions, Question, QuestionKind},
+    },
+    error::AppError,
+    loaders::{self, QuizById},
+    store::pg::quiz::QuizRow,
+};
+
+/// A quiz attached to a lesson.
+pub struct Quiz(QuizRow);
+
+impl From<QuizRow> for Quiz {
+    fn from(row: QuizRow) -> Self {
+        Self(row)
+    }
+}
+
+fn viewer(ctx: &Context<'_>) -> Viewer {
+    ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous)
+}
+
+/// The course's instructor, or an admin.
+fn may_author(viewer: Viewer, quiz: &QuizRow) -> bool {
+    match viewer {
+        Viewer::User { role: Role::Admin, .. } => true,
+        Viewer::User { id, role: Role::Instructor } => quiz.instructor_id == Some(id),
+        _ => false,
+    }
+}
+
+/// Whether `viewer` may see the quiz at all (its course is published, or they author it).
+pub fn visible(viewer: Viewer, quiz: &QuizRow) -> bool {
+    (quiz.course_published && quiz.is_active) || may_author(viewer, quiz)
+}
+
+impl Quiz {
+    fn parsed_questions(&self) -> Result<Vec<Question>, AppError> {
+        parse_questions(&self.0.questions).map_err(|e| {
+            tracing::error!(quiz = %self.0.id, error = %e, "malformed quiz");
+            AppError::Internal
+        })
+    }
+}
+
+#[Object]
+impl Quiz {
+    /// The quiz's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The quiz's title.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// What the quiz covers.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+
+    /// The score (0 to 100) that passes.
+    async fn passing_score(&self) -> i32 {
+        self.0.passing_score
+    }
+
+    /// Minutes allowed from start to submission; null: no limit.
+    async fn time_limit_minutes(&self) -> Option<i32> {
+        self.0.time_limit_minutes
+    }
+
+    /// The questions, without their answers.
+    async fn questions(&self) -> Result<Vec<QuizQuestion>> {
+        Ok(self.parsed_questions()?.into_iter().map(QuizQuestion::from).collect())
+    }
+
+    /// The right answers: for the course's instructor and admins only (`FORBIDDEN` otherwise).
+    async fn answer_key(&self, ctx: &Context<'_>) -> Result<Vec<AnswerKeyEntry>> {
+        if !may_author(viewer(ctx), &self.0) {
+            return Err(AppError::Forbidden.into());
+        }
+        Ok(self
+            .parsed_questions()?
+            .into_iter()
+            .map(|q| match q.kind {
+                QuestionKind::SingleChoice { correct, .. } | QuestionKind::MultipleChoice { correct, .. } => {
+                    AnswerKeyEntry {
+                        question_id: ID(q.id),
+                        correct_option_ids: correct.into_iter().map(ID).collect(),
+                        accepted_answers: vec![],
+                    }
+                }
+                QuestionKind::ShortAnswer { accepted } => {
+                    AnswerKeyEntry { question_id: ID(q.id), correct_option_ids: vec![], accepted_answers: accepted }
+                }
+            })
+            .collect())
+    }
+}
+
+/// What a question asks.
+#[derive(Interface)]
+#[graphql(
+    field(name = "id", ty = "&ID", desc = "The question's id within the quiz."),
+    field(name = "prompt", ty = "&String", desc = "The question."),
+    field(name = "points", ty = "&i32", desc = "What a right answer is worth.")
+)]
+pub enum QuizQuestion {
+    SingleChoice(SingleChoiceQuestion),
+    MultipleChoice(MultipleChoiceQuestion),
+    ShortAnswer(ShortAnswerQuestion),
+}
+
+/// One option of a choice question.
+#[derive(SimpleObject, Clone)]
+pub struct QuestionOption {
+    /// The option's id, to answer with.
+    id: ID,
+    /// What the option says.
+    text: String,
+}
+
+/// A question with exactly one right option.
+#[derive(SimpleObject)]
+pub struct SingleChoiceQuestion {
+    /// The question's id within the quiz.
+    id: ID,
+    /// The question.
+    prompt: String,
+    /// What a right answer is worth.
+    points: i32,
+    /// The options to choose one from.
+    options: Vec<QuestionOption>,
+}
+
+/// A question where every right option, and no other, must be chosen.
+#[derive(SimpleObject)]
+pub struct MultipleChoiceQuestion {
+    /// The question's id within the quiz.
+    id: ID,
+    /// The question.
+    prompt: String,
+    /// What a right answer is worth.
+    points: i32,
+    /// The options to choose from.
+    options: Vec<QuestionOption>,
+}
+
+/// A question answered with a short text.
+#[derive(SimpleObject)]
+pub struct ShortAnswerQuestion {
+    /// The question's id within the quiz.
+    id: ID,
+    /// The question.
+    prompt: String,
+    /// What a right answer is worth.
+    points: i32,
+}
+
+impl From<Question> for QuizQuestion {
+    fn from(q: Question) -> Self {
+        let options = |options: Vec<crate::domain::quiz::Choice>| {
+            options.into_iter().map(|o| QuestionOption { id: ID(o.id), text: o.text }).collect()
+        };
+        match q.kind {
+            QuestionKind::SingleChoice { options: o, .. } => QuizQuestion::SingleChoice(SingleChoiceQuestion {
+                id: ID(q.id),
+                prompt: q.prompt,
+                points: q.points,
+                options: options(o),
+            }),
+            QuestionKind::MultipleChoice { options: o, .. } => QuizQuestion::MultipleChoice(MultipleChoiceQuestion {
+                id: ID(q.id),
+                prompt: q.prompt,
+                points: q.points,
+                options: options(o),
+            }),
+            QuestionKind::ShortAnswer { .. } => {
+                QuizQuestion::ShortAnswer(ShortAnswerQuestion { id: ID(q.id), prompt: q.prompt, points: q.points })
+            }
+        }
+    }
+}
+
+/// The right answer to one question.
+#[derive(SimpleObject)]
+pub struct AnswerKeyEntry {
+    /// The question.
+    question_id: ID,
+    /// The right options (choice questions).
+    correct_option_ids: Vec<ID>,
+    /// The accepted answers (short-answer questions).
+    accepted_answers: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct QuizQuery;
+
+#[Object]
+impl QuizQuery {
+    /// A quiz by id; null when there is none or the viewer may not see it.
+    async fn quiz(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Quiz>> {
+        let id = parse_id("quiz", &id)?;
+        let found = loaders::pg(ctx)?.load_one(QuizById(id)).await?;
+        Ok(found.filter(|q| visible(viewer(ctx), q)).map(Quiz::from))
+    }
+}

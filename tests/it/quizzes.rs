@@ -1,0 +1,121 @@
+//! Quizzes: typed questions for everyone who may see the course; the answer key only for the
+//! course's instructor and admins, through no other path.
+
+use serde_json::{json, Value};
+
+use crate::support::{data, error_codes, sql_column, TestApp, TestDb};
+
+const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+
+fn token(sub: &str, role: &str) -> String {
+    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": sub, "role": role, "exp": exp }),
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .expect("token")
+}
+
+async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut r = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+    if let Some(b) = bearer {
+        r = r.bearer_auth(b);
+    }
+    r.send().await.expect("send").json().await.expect("json")
+}
+
+const QUIZ: &str =
+    "query($id: ID!) { quiz(id: $id) { id title passingScore timeLimitMinutes questions { __typename id prompt points \
+    ... on SingleChoiceQuestion { options { id text } } ... on MultipleChoiceQuestion { options { id text } } } } }";
+
+#[tokio::test]
+async fn questions_are_typed_and_the_answer_key_reaches_only_authors() {
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT q.id::text || '|' || c.instructor_id::text || '|' || (q.questions -> 2 -> 'accepted' ->> 0) \
+         FROM quizzes q JOIN lessons l ON l.id = q.lesson_id JOIN courses c ON c.id = l.course_id \
+         WHERE c.is_published AND jsonb_array_length(q.questions) >= 3 ORDER BY q.id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let parts: Vec<&str> = row.split('|').collect();
+    let (quiz, owner, secret_answer) = (parts[0], parts[1], parts[2]);
+    let other = sql_column(
+        &db.direct_url,
+        &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' ORDER BY id LIMIT 1"),
+    )
+    .await
+    .remove(0);
+    let admin = sql_column(&db.direct_url, "SELECT id::text FROM users WHERE role = 'admin' ORDER BY id LIMIT 1")
+        .await
+        .remove(0);
+    let learner = sql_column(&db.direct_url, "SELECT id::text FROM users WHERE role = 'student' ORDER BY id LIMIT 1")
+        .await
+        .remove(0);
+
+    // anyone: the questions, typed, in order
+    let body = ask(&app, None, QUIZ, json!({ "id": quiz })).await;
+    let questions = data(&body)["quiz"]["questions"].as_array().expect("questions").clone();
+    let kinds: Vec<&str> = questions.iter().map(|q| q["__typename"].as_str().expect("type")).collect();
+    assert_eq!(&kinds[..3], ["SingleChoiceQuestion", "MultipleChoiceQuestion", "ShortAnswerQuestion"]);
+    assert_eq!(questions[0]["options"].as_array().map(Vec::len), Some(4));
+    assert!(questions[2].get("options").is_none());
+
+    // the answer key: authors only; every other path is refused without leaking it
+    let key_query = "query($id: ID!) { quiz(id: $id) { answerKey { questionId correctOptionIds acceptedAnswers } } }";
+    let sneaky = [
+        key_query,
+        "query($id: ID!) { quiz(id: $id) { k: answerKey { a: acceptedAnswers } } }",
+        "query($id: ID!) { quiz(id: $id) { ...K } } fragment K on Quiz { answerKey { acceptedAnswers correctOptionIds } }",
+        "query($id: ID!) { quiz(id: $id) { questions { ... on ShortAnswerQuestion { accepted } } } }",
+        "query($id: ID!) { quiz(id: $id) { questions { ... on SingleChoiceQuestion { correct } } } }",
+    ];
+    let learner_token = token(&learner, "student");
+    let other_token = token(&other, "instructor");
+    for bearer in [None, Some(learner_token.as_str()), Some(other_token.as_str())] {
+        for q in sneaky {
+            let body = ask(&app, bearer, q, json!({ "id": quiz })).await;
+            let text = body.to_string();
+            assert!(
+                !text.contains(&format!("\"{secret_answer}\"")),
+                "the key leaked to {bearer:?} through {q}: {text}"
+            );
+            assert!(body.get("errors").is_some(), "{q}: {text}");
+            let codes = error_codes(&body);
+            assert!(codes.iter().all(|c| c == "FORBIDDEN" || c == "GRAPHQL_VALIDATION_FAILED"), "{codes:?}");
+        }
+    }
+    for bearer in [token(owner, "instructor"), token(&admin, "admin")] {
+        let body = ask(&app, Some(&bearer), key_query, json!({ "id": quiz })).await;
+        let key = data(&body)["quiz"]["answerKey"].as_array().expect("key").clone();
+        assert_eq!(key.len(), questions.len());
+        assert_eq!(key[2]["acceptedAnswers"], json!([secret_answer]));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lesson_quizzes_load_in_one_batch_per_page() {
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let stats = app.pg_stats();
+    let q = "query($s: String) { course(slug: $s) { lessons { title quizzes { title questions { id } } } } }";
+    let mut per_page = Vec::new();
+    for slug in sql_column(&db.direct_url, "SELECT slug FROM courses WHERE is_published ORDER BY id LIMIT 3").await {
+        let before = stats.statements();
+        let body = ask(&app, None, q, json!({ "s": slug })).await;
+        let lessons = data(&body)["course"]["lessons"].as_array().expect("lessons").clone();
+        let expected: i64 = sql_column(&db.direct_url, &format!(
+            "SELECT count(*)::text FROM quizzes q JOIN lessons l ON l.id = q.lesson_id JOIN courses c ON c.id = l.course_id WHERE c.slug = '{slug}' AND q.is_active"
+        )).await[0].parse().expect("n");
+        let got: usize = lessons.iter().map(|l| l["quizzes"].as_array().map_or(0, Vec::len)).sum();
+        assert_eq!(got as i64, expected, "{slug}");
+        per_page.push(stats.statements() - before);
+    }
+    // the course page (read model, PostgreSQL fallback here) and one batch of quizzes, whatever the lesson count
+    assert!(per_page.windows(2).all(|w| w[0] == w[1]), "{per_page:?}");
+    app.stop().await;
+}
