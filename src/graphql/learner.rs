@@ -176,7 +176,7 @@ pub struct UnenrollPayload {
 pub struct LearnerMutation;
 
 /// Checks a client's idempotency key.
-fn checked_key(key: &str) -> Result<&str, AppError> {
+pub(crate) fn checked_key(key: &str) -> Result<&str, AppError> {
     if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(AppError::bad_input("`idempotencyKey` must be 1 to 128 printable ASCII characters"));
     }
@@ -294,6 +294,6 @@ impl ProgressMutation {
 #[derive(Default)]
 pub struct ProgressMutation;
 
-fn reused() -> AppError {
+pub(crate) fn reused() -> AppError {
     AppError::bad_input("`idempotencyKey` was already used for another request")
 }

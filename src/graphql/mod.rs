@@ -1,5 +1,6 @@
 //! The GraphQL schema: one file per domain; resolvers call a loader or one store function.
 
+mod attempt;
 mod category;
 mod course;
 mod learner;
@@ -18,7 +19,7 @@ pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQ
 
 /// The root mutation: every write goes to PostgreSQL in one transaction.
 #[derive(MergedObject, Default)]
-pub struct Mutation(learner::LearnerMutation, learner::ProgressMutation);
+pub struct Mutation(learner::LearnerMutation, learner::ProgressMutation, attempt::AttemptMutation);
 
 pub type LearnGraphSchema = Schema<Query, Mutation, EmptySubscription>;
 

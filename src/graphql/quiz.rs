@@ -10,7 +10,7 @@ use crate::{
         quiz::{parse_questions, Question, QuestionKind},
     },
     error::AppError,
-    loaders::{self, QuizById},
+    loaders::{self, AttemptsOf, QuizById},
     store::pg::quiz::QuizRow,
 };
 
@@ -80,6 +80,20 @@ impl Quiz {
     /// The questions, without their answers.
     async fn questions(&self) -> Result<Vec<QuizQuestion>> {
         Ok(self.parsed_questions()?.into_iter().map(QuizQuestion::from).collect())
+    }
+
+    /// The signed-in learner's attempts, newest first (empty when signed out).
+    async fn my_attempts(&self, ctx: &Context<'_>) -> Result<Vec<super::attempt::QuizAttempt>> {
+        let Viewer::User { id, .. } = viewer(ctx) else { return Ok(vec![]) };
+        let rows = loaders::pg(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(super::attempt::QuizAttempt).collect())
+    }
+
+    /// The signed-in learner's best submitted score; null before any submission.
+    async fn my_best_score(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
+        let Viewer::User { id, .. } = viewer(ctx) else { return Ok(None) };
+        let rows = loaders::pg(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
+        Ok(rows.iter().filter(|a| a.completed_at.is_some()).map(|a| a.score).max())
     }
 
     /// The right answers: for the course's instructor and admins only (`FORBIDDEN` otherwise).

@@ -119,3 +119,113 @@ async fn lesson_quizzes_load_in_one_batch_per_page() {
     assert!(per_page.windows(2).all(|w| w[0] == w[1]), "{per_page:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn attempts_are_numbered_graded_once_and_never_reveal_the_key() {
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    // a learner enrolled in a course with a quiz of three or more questions
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT e.user_id::text || '|' || q.id::text || '|' || (q.questions -> 0 -> 'correct' ->> 0) || '|' || (q.questions -> 2 -> 'accepted' ->> 0) \
+         FROM quizzes q JOIN lessons l ON l.id = q.lesson_id JOIN courses c ON c.id = l.course_id \
+         JOIN enrollments e ON e.course_id = c.id \
+         WHERE c.is_published AND jsonb_array_length(q.questions) = 3 ORDER BY q.id, e.user_id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let p: Vec<&str> = row.split('|').collect();
+    let (learner, quiz, right_option, accepted) = (p[0], p[1], p[2], p[3]);
+    let wrong_option = ["a", "b", "c", "d"].into_iter().find(|o| *o != right_option).expect("option");
+    let bearer = token(learner, "student");
+    let start = "mutation($q: ID!) { startQuizAttempt(quizId: $q) { id attemptNumber score } }";
+    let submit = "mutation($a: ID!, $ans: [AnswerInput!]!, $k: String!) { submitQuizAttempt(attemptId: $a, answers: $ans, idempotencyKey: $k) \
+                  { id attemptNumber score isPassed feedback { questionId correct pointsAwarded pointsPossible } } }";
+    let before: i64 = sql_column(&db.direct_url, &format!("SELECT COALESCE(max(attempt_number), 0)::text FROM quiz_attempts WHERE user_id = '{learner}' AND quiz_id = '{quiz}'")).await[0].parse().expect("n");
+
+    // starting twice while open: the same attempt
+    let first = ask(&app, Some(&bearer), start, json!({ "q": quiz })).await;
+    let again = ask(&app, Some(&bearer), start, json!({ "q": quiz })).await;
+    assert_eq!(data(&first)["startQuizAttempt"], data(&again)["startQuizAttempt"]);
+    assert_eq!(data(&first)["startQuizAttempt"]["attemptNumber"], before + 1);
+    assert_eq!(data(&first)["startQuizAttempt"]["score"], Value::Null);
+    let attempt = data(&first)["startQuizAttempt"]["id"].as_str().expect("id").to_owned();
+
+    // a wrong submission: feedback says wrong, never what is right
+    let answers =
+        json!([{ "questionId": "q1", "optionIds": [wrong_option] }, { "questionId": "q3", "text": "no idea" }]);
+    // submitted concurrently twice with two keys: graded once
+    let (a, b) = tokio::join!(
+        ask(&app, Some(&bearer), submit, json!({ "a": attempt, "ans": answers, "k": "s1" })),
+        ask(&app, Some(&bearer), submit, json!({ "a": attempt, "ans": answers, "k": "s2" })),
+    );
+    let (graded, refused) = if a.get("errors").is_none() { (a, b) } else { (b, a) };
+    assert_eq!(error_codes(&refused), ["BAD_USER_INPUT"], "{refused}");
+    let result = &data(&graded)["submitQuizAttempt"];
+    assert_eq!(result["score"], 0);
+    assert_eq!(result["isPassed"], false);
+    assert_eq!(result["feedback"].as_array().map(Vec::len), Some(3));
+    assert!(result["feedback"].as_array().expect("list").iter().all(|f| f["correct"] == false));
+    let text = graded.to_string();
+    assert!(
+        !text.contains(&format!("\"{accepted}\"")) && !text.contains(&format!("[\"{right_option}\"]")),
+        "the key leaked: {text}"
+    );
+
+    // the next attempt is number +2, and a right submission scores 100
+    let next = ask(&app, Some(&bearer), start, json!({ "q": quiz })).await;
+    assert_eq!(data(&next)["startQuizAttempt"]["attemptNumber"], before + 2);
+    let next_id = data(&next)["startQuizAttempt"]["id"].as_str().expect("id").to_owned();
+    let multi: Vec<String> = serde_json::from_str(
+        &sql_column(
+            &db.direct_url,
+            &format!("SELECT (questions -> 1 -> 'correct')::text FROM quizzes WHERE id = '{quiz}'"),
+        )
+        .await[0],
+    )
+    .expect("json");
+    let right = json!([
+        { "questionId": "q1", "optionIds": [right_option] },
+        { "questionId": "q2", "optionIds": multi },
+        { "questionId": "q3", "text": format!("  {}  ", accepted.to_uppercase()) },
+    ]);
+    let body = ask(&app, Some(&bearer), submit, json!({ "a": next_id, "ans": right, "k": "s3" })).await;
+    assert_eq!(data(&body)["submitQuizAttempt"]["score"], 100);
+    assert_eq!(data(&body)["submitQuizAttempt"]["isPassed"], true);
+    let again = ask(&app, Some(&bearer), submit, json!({ "a": next_id, "ans": right, "k": "s3" })).await;
+    assert_eq!(again, body, "a replayed key answers the same");
+
+    // the learner's attempts and best score on the quiz
+    let mine = ask(
+        &app,
+        Some(&bearer),
+        "query($q: ID!) { quiz(id: $q) { myBestScore myAttempts { attemptNumber score } } }",
+        json!({ "q": quiz }),
+    )
+    .await;
+    assert_eq!(data(&mine)["quiz"]["myBestScore"], 100);
+    assert_eq!(data(&mine)["quiz"]["myAttempts"][0]["attemptNumber"], before + 2);
+
+    // someone else's attempt does not exist for another learner; bad answers name the field
+    let other = sql_column(
+        &db.direct_url,
+        &format!("SELECT id::text FROM users WHERE role = 'student' AND id <> '{learner}' ORDER BY id LIMIT 1"),
+    )
+    .await
+    .remove(0);
+    let body = ask(&app, Some(&token(&other, "student")), submit, json!({ "a": next_id, "ans": [], "k": "x1" })).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    let third = ask(&app, Some(&bearer), start, json!({ "q": quiz })).await;
+    let third_id = data(&third)["startQuizAttempt"]["id"].as_str().expect("id").to_owned();
+    for bad in [
+        json!([{ "questionId": "q9" }]),
+        json!([{ "questionId": "q1", "optionIds": ["zz"] }]),
+        json!([{ "questionId": "q1", "optionIds": ["a"] }, { "questionId": "q1", "optionIds": ["b"] }]),
+    ] {
+        let body =
+            ask(&app, Some(&bearer), submit, json!({ "a": third_id, "ans": bad, "k": format!("b-{bad}") })).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{bad}");
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("answers")), "{body}");
+    }
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! PostgreSQL through SeaORM: connection pools, and one file of query functions per table.
 //! Every call runs under the configured statement deadline and is counted.
 
+pub mod attempt;
 pub mod category;
 pub mod course;
 pub mod enrollment;
@@ -114,6 +115,17 @@ impl PgStore {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Opens a transaction (under the statement deadline).
+    pub async fn begin(&self) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+        use sea_orm::TransactionTrait;
+        self.call("begin", self.db.begin()).await
+    }
+
+    /// Commits a transaction (under the statement deadline).
+    pub async fn commit(&self, tx: sea_orm::DatabaseTransaction) -> Result<(), StoreError> {
+        self.call("commit", tx.commit()).await
     }
 
     pub fn stats(&self) -> &Arc<PgStats> {

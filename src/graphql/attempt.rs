@@ -1,0 +1,233 @@
+//! Quiz attempts: start one, submit it (graded on the server), and read one's own.
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{pg_store, signed_in};
+use crate::{
+    domain::{
+        grading::{grade, Answer, Feedback},
+        ids::parse_id,
+        quiz::parse_questions,
+    },
+    error::AppError,
+    store::pg::{
+        attempt::{AttemptRow, Started},
+        enrollment::Claim,
+    },
+};
+
+/// One attempt at a quiz.
+pub struct QuizAttempt(pub AttemptRow);
+
+/// How one question went. It never says what the right answer was.
+#[derive(SimpleObject)]
+pub struct QuestionFeedback {
+    /// The question.
+    question_id: ID,
+    /// Whether the answer was right.
+    correct: bool,
+    /// Points given.
+    points_awarded: i32,
+    /// Points a right answer is worth.
+    points_possible: i32,
+}
+
+#[Object]
+impl QuizAttempt {
+    /// The attempt's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// 1 for the learner's first attempt at this quiz, then 2, 3, …
+    async fn attempt_number(&self) -> i32 {
+        self.0.attempt_number
+    }
+
+    /// 0 to 100; null until submitted.
+    async fn score(&self) -> Option<i32> {
+        self.0.completed_at.map(|_| self.0.score)
+    }
+
+    /// Whether the score reached the quiz's passing score; null until submitted.
+    async fn is_passed(&self) -> Option<bool> {
+        self.0.completed_at.map(|_| self.0.is_passed)
+    }
+
+    /// When it started.
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at.with_timezone(&Utc)
+    }
+
+    /// When it was submitted.
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at.map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Minutes from start to submission.
+    async fn time_taken_minutes(&self) -> Option<i32> {
+        self.0.time_taken_minutes
+    }
+
+    /// Per question: right or wrong, and the points (after submission).
+    async fn feedback(&self) -> Vec<QuestionFeedback> {
+        let sheet: Vec<Feedback> = self.0.answers.as_array().map_or_else(Vec::new, |items| {
+            items.iter().filter_map(|i| serde_json::from_value(i.get("feedback")?.clone()).ok()).collect()
+        });
+        sheet
+            .into_iter()
+            .map(|f| QuestionFeedback {
+                question_id: ID(f.question_id),
+                correct: f.correct,
+                points_awarded: f.points_awarded,
+                points_possible: f.points_possible,
+            })
+            .collect()
+    }
+}
+
+/// An answer to one question.
+#[derive(InputObject)]
+pub struct AnswerInput {
+    /// The question.
+    question_id: ID,
+    /// The chosen options (choice questions).
+    #[graphql(default)]
+    option_ids: Vec<ID>,
+    /// The answer (short-answer questions).
+    text: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AttemptMutation;
+
+const MAX_ANSWERS: usize = 200;
+const MAX_TEXT: usize = 2000;
+/// Late submissions within this many seconds of the limit still count (network, clocks).
+const GRACE_SECONDS: i64 = 30;
+
+#[Object]
+impl AttemptMutation {
+    /// Starts an attempt at a quiz of a course the learner is enrolled in; while an attempt is
+    /// open (not submitted, time not up), starting again returns it.
+    async fn start_quiz_attempt(&self, ctx: &Context<'_>, quiz_id: ID) -> Result<QuizAttempt> {
+        let (user, _) = signed_in(ctx)?;
+        let quiz = parse_id("quiz", &quiz_id).map_err(|_| AppError::bad_input("`quizId` is not a quiz id"))?;
+        let store = pg_store(ctx)?;
+        let tx = store.begin().await?;
+        let started = store.start_attempt(&tx, user, quiz).await?;
+        let row = match started {
+            Started::Attempt(row) => row,
+            Started::NoQuiz => return Err(AppError::bad_input("`quizId`: no open quiz has this id").into()),
+            Started::NotEnrolled => return Err(AppError::Forbidden.into()),
+        };
+        store.commit(tx).await?;
+        Ok(QuizAttempt(row))
+    }
+
+    /// Submits the learner's answers to their open attempt; graded on the server. The same
+    /// `idempotencyKey` returns the first result; an attempt is graded once.
+    async fn submit_quiz_attempt(
+        &self,
+        ctx: &Context<'_>,
+        attempt_id: ID,
+        answers: Vec<AnswerInput>,
+        idempotency_key: String,
+    ) -> Result<QuizAttempt> {
+        let (user, _) = signed_in(ctx)?;
+        let attempt =
+            parse_id("attempt", &attempt_id).map_err(|_| AppError::bad_input("`attemptId` is not an attempt id"))?;
+        if answers.len() > MAX_ANSWERS {
+            return Err(AppError::bad_input(format!("`answers`: at most {MAX_ANSWERS}")).into());
+        }
+        if answers.iter().any(|a| a.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT) || a.option_ids.len() > 50) {
+            return Err(AppError::bad_input("`answers`: an answer is too long").into());
+        }
+        let key = super::learner::checked_key(&idempotency_key)?;
+        let answers: Vec<Answer> = answers
+            .into_iter()
+            .map(|a| Answer {
+                question_id: a.question_id.0,
+                option_ids: a.option_ids.into_iter().map(|o| o.0).collect(),
+                text: a.text,
+            })
+            .collect();
+        let arguments = json!({
+            "attemptId": attempt,
+            "answers": answers.iter().map(|a| json!([a.question_id, a.option_ids, a.text])).collect::<Vec<_>>(),
+        });
+        let store = pg_store(ctx)?;
+        let tx = match store.claim_idempotency_key(user, key, "submitQuizAttempt", arguments).await? {
+            Claim::Replay(response) => return Ok(QuizAttempt(row_from_json(&response)?)),
+            Claim::Mismatch => return Err(super::learner::reused().into()),
+            Claim::Fresh(tx) => tx,
+        };
+        // an attempt that is not the learner's does not exist for them
+        let Some(submission) = store.lock_attempt(&tx, attempt).await?.filter(|s| s.user_id == user) else {
+            return Err(AppError::bad_input("`attemptId`: you have no attempt with this id").into());
+        };
+        if submission.completed_at.is_some() {
+            return Err(AppError::bad_input("`attemptId`: this attempt was already submitted").into());
+        }
+        if let Some(limit) = submission.time_limit_minutes {
+            let deadline = submission.started_at
+                + chrono::Duration::minutes(i64::from(limit))
+                + chrono::Duration::seconds(GRACE_SECONDS);
+            if Utc::now() > deadline {
+                return Err(
+                    AppError::bad_input(format!("`attemptId`: the time limit of {limit} minutes is over")).into()
+                );
+            }
+        }
+        let questions = parse_questions(&submission.questions).map_err(|e| {
+            tracing::error!(error = %e, "malformed quiz");
+            AppError::Internal
+        })?;
+        let graded = grade(&questions, &answers).map_err(|e| AppError::bad_input(e.0))?;
+        // the answer sheet: what was answered, and how it went
+        let sheet: Vec<serde_json::Value> = graded
+            .feedback
+            .iter()
+            .map(|f| {
+                let given = answers.iter().find(|a| a.question_id == f.question_id);
+                json!({
+                    "question_id": f.question_id,
+                    "option_ids": given.map(|a| a.option_ids.clone()).unwrap_or_default(),
+                    "text": given.and_then(|a| a.text.clone()),
+                    "feedback": f,
+                })
+            })
+            .collect();
+        let passed = graded.score >= submission.passing_score;
+        let row = store.complete_attempt(&tx, attempt, graded.score, passed, serde_json::Value::Array(sheet)).await?;
+        store.finish_idempotent(tx, user, key, &row_to_json(&row)).await?;
+        Ok(QuizAttempt(row))
+    }
+}
+
+fn row_to_json(row: &AttemptRow) -> serde_json::Value {
+    json!({
+        "id": row.id, "user_id": row.user_id, "quiz_id": row.quiz_id, "score": row.score, "answers": row.answers,
+        "time_taken_minutes": row.time_taken_minutes, "is_passed": row.is_passed, "attempt_number": row.attempt_number,
+        "started_at": row.started_at.to_rfc3339(), "completed_at": row.completed_at.map(|t| t.to_rfc3339()),
+    })
+}
+
+fn row_from_json(v: &serde_json::Value) -> Result<AttemptRow, AppError> {
+    let uuid = |k: &str| v[k].as_str().and_then(|s| uuid::Uuid::parse_str(s).ok()).ok_or(AppError::Internal);
+    let time = |k: &str| v[k].as_str().and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+    Ok(AttemptRow {
+        id: uuid("id")?,
+        user_id: uuid("user_id")?,
+        quiz_id: uuid("quiz_id")?,
+        score: v["score"].as_i64().ok_or(AppError::Internal)? as i32,
+        answers: v["answers"].clone(),
+        time_taken_minutes: v["time_taken_minutes"].as_i64().map(|m| m as i32),
+        is_passed: v["is_passed"].as_bool().ok_or(AppError::Internal)?,
+        attempt_number: v["attempt_number"].as_i64().ok_or(AppError::Internal)? as i32,
+        started_at: time("started_at").ok_or(AppError::Internal)?,
+        completed_at: time("completed_at"),
+    })
+}
