@@ -56,6 +56,7 @@ impl Authenticator {
         };
         let mut validation = Validation::new(key.as_ref().map_or(Algorithm::HS256, |(_, a)| *a));
         validation.leeway = 30;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         match &config.issuer {
             Some(iss) => validation.set_issuer(&[iss]),

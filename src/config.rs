@@ -322,9 +322,16 @@ fn auth(env: &Env, profile: Profile) -> Result<AuthConfig, ConfigError> {
         }
         (None, None) => None,
     };
+    let issuer = env.get("AUTH_JWT_ISSUER");
+    if profile == Profile::Production && issuer.is_none() {
+        return Err(ConfigError::new(
+            "AUTH_JWT_ISSUER",
+            "the production profile checks the `iss` claim: set the issuer your tokens name",
+        ));
+    }
     Ok(AuthConfig {
         key,
-        issuer: env.get("AUTH_JWT_ISSUER"),
+        issuer,
         audience: env.get("AUTH_JWT_AUDIENCE"),
         role_claim: env.get("AUTH_JWT_ROLE_CLAIM").unwrap_or_else(|| "role".into()),
     })

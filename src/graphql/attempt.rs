@@ -105,15 +105,33 @@ pub struct AttemptMutation;
 
 const MAX_ANSWERS: usize = 200;
 const MAX_TEXT: usize = 2000;
-/// Late submissions within this many seconds of the limit still count (network, clocks).
-const GRACE_SECONDS: i64 = 30;
+const MAX_ID: usize = 64;
+
+/// Answers a store can take: bounded, and no control characters (PostgreSQL's JSON refuses NUL).
+fn check_answers(answers: &[AnswerInput]) -> Result<(), AppError> {
+    if answers.len() > MAX_ANSWERS {
+        return Err(AppError::bad_input(format!("`answers`: at most {MAX_ANSWERS}")));
+    }
+    let id_ok = |s: &str| !s.is_empty() && s.len() <= MAX_ID && !s.chars().any(char::is_control);
+    for a in answers {
+        if !id_ok(&a.question_id) || a.option_ids.len() > 50 || !a.option_ids.iter().all(|o| id_ok(o)) {
+            return Err(AppError::bad_input("`answers`: a question or option id is not valid"));
+        }
+        if a.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT || t.contains('\0')) {
+            return Err(AppError::bad_input(format!(
+                "`answers`: a text answer is longer than {MAX_TEXT} bytes or holds a NUL"
+            )));
+        }
+    }
+    Ok(())
+}
 
 #[Object]
 impl AttemptMutation {
     /// Starts an attempt at a quiz of a course the learner is enrolled in; while an attempt is
     /// open (not submitted, time not up), starting again returns it.
     async fn start_quiz_attempt(&self, ctx: &Context<'_>, quiz_id: ID) -> Result<QuizAttempt> {
-        let (user, _) = signed_in(ctx)?;
+        let (user, _) = signed_in(ctx).await?;
         let quiz = parse_id("quiz", &quiz_id).map_err(|_| AppError::bad_input("`quizId` is not a quiz id"))?;
         let store = pg_store(ctx)?;
         let tx = store.begin().await?;
@@ -136,15 +154,10 @@ impl AttemptMutation {
         answers: Vec<AnswerInput>,
         idempotency_key: String,
     ) -> Result<QuizAttempt> {
-        let (user, _) = signed_in(ctx)?;
+        let (user, _) = signed_in(ctx).await?;
         let attempt =
             parse_id("attempt", &attempt_id).map_err(|_| AppError::bad_input("`attemptId` is not an attempt id"))?;
-        if answers.len() > MAX_ANSWERS {
-            return Err(AppError::bad_input(format!("`answers`: at most {MAX_ANSWERS}")).into());
-        }
-        if answers.iter().any(|a| a.text.as_ref().is_some_and(|t| t.len() > MAX_TEXT) || a.option_ids.len() > 50) {
-            return Err(AppError::bad_input("`answers`: an answer is too long").into());
-        }
+        check_answers(&answers)?;
         let key = super::learner::checked_key(&idempotency_key)?;
         let answers: Vec<Answer> = answers
             .into_iter()
@@ -164,46 +177,48 @@ impl AttemptMutation {
             Claim::Mismatch => return Err(super::learner::reused().into()),
             Claim::Fresh(tx) => tx,
         };
-        // an attempt that is not the learner's does not exist for them
-        let Some(submission) = store.lock_attempt(&tx, attempt).await?.filter(|s| s.user_id == user) else {
-            return Err(AppError::bad_input("`attemptId`: you have no attempt with this id").into());
-        };
-        if submission.completed_at.is_some() {
-            return Err(AppError::bad_input("`attemptId`: this attempt was already submitted").into());
-        }
-        if let Some(limit) = submission.time_limit_minutes {
-            let deadline = submission.started_at
-                + chrono::Duration::minutes(i64::from(limit))
-                + chrono::Duration::seconds(GRACE_SECONDS);
-            if Utc::now() > deadline {
-                return Err(
-                    AppError::bad_input(format!("`attemptId`: the time limit of {limit} minutes is over")).into()
-                );
+        let effect = async {
+            // an attempt that is not the learner's does not exist for them
+            let Some(submission) = store.lock_attempt(&tx, attempt).await?.filter(|s| s.user_id == user) else {
+                return Err(AppError::bad_input("`attemptId`: you have no attempt with this id"));
+            };
+            if submission.completed_at.is_some() {
+                return Err(AppError::bad_input("`attemptId`: this attempt was already submitted"));
             }
-        }
-        let questions = parse_questions(&submission.questions).map_err(|e| {
-            tracing::error!(error = %e, "malformed quiz");
-            AppError::Internal
-        })?;
-        let graded = grade(&questions, &answers).map_err(|e| AppError::bad_input(e.0))?;
-        // the answer sheet: what was answered, and how it went
-        let sheet: Vec<serde_json::Value> = graded
-            .feedback
-            .iter()
-            .map(|f| {
-                let given = answers.iter().find(|a| a.question_id == f.question_id);
-                json!({
-                    "question_id": f.question_id,
-                    "option_ids": given.map(|a| a.option_ids.clone()).unwrap_or_default(),
-                    "text": given.and_then(|a| a.text.clone()),
-                    "feedback": f,
+            if !submission.allowed {
+                return Err(AppError::Forbidden);
+            }
+            if submission.expired {
+                let limit = submission.time_limit_minutes.unwrap_or_default();
+                return Err(AppError::bad_input(format!("`attemptId`: the time limit of {limit} minutes is over")));
+            }
+            let questions = parse_questions(&submission.questions).map_err(|e| {
+                tracing::error!(error = %e, "malformed quiz");
+                AppError::Internal
+            })?;
+            let graded = grade(&questions, &answers).map_err(|e| AppError::bad_input(e.0))?;
+            // the answer sheet: what was answered, and how it went
+            let sheet: Vec<serde_json::Value> = graded
+                .feedback
+                .iter()
+                .map(|f| {
+                    let given = answers.iter().find(|a| a.question_id == f.question_id);
+                    json!({
+                        "question_id": f.question_id,
+                        "option_ids": given.map(|a| a.option_ids.clone()).unwrap_or_default(),
+                        "text": given.and_then(|a| a.text.clone()),
+                        "feedback": f,
+                    })
                 })
-            })
-            .collect();
-        let passed = graded.score >= submission.passing_score;
-        let row = store.complete_attempt(&tx, attempt, graded.score, passed, serde_json::Value::Array(sheet)).await?;
-        store.finish_idempotent(tx, user, key, &row_to_json(&row)).await?;
-        Ok(QuizAttempt(row))
+                .collect();
+            let passed = graded.score >= submission.passing_score;
+            let row =
+                store.complete_attempt(&tx, attempt, graded.score, passed, serde_json::Value::Array(sheet)).await?;
+            Ok(row_to_json(&row))
+        }
+        .await;
+        let response = store.settle(tx, user, key, effect).await?;
+        Ok(QuizAttempt(row_from_json(&response)?))
     }
 }
 

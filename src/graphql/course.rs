@@ -196,13 +196,17 @@ impl CourseConnection {
 
 /// Whether `viewer` may see an unpublished course.
 fn may_see_draft(viewer: Viewer, course: &CourseDoc) -> bool {
-    match viewer {
-        Viewer::User { role: Role::Admin, .. } => true,
-        Viewer::User { id, role: Role::Instructor } => {
-            course.instructor_id.is_some_and(|i| uuid::Uuid::from_bytes(i.bytes()) == id)
+    may_see(viewer, false, course.instructor_id.map(|i| uuid::Uuid::from_bytes(i.bytes())))
+}
+
+/// Whether `viewer` may see a course: anyone a published one; a draft, its instructor and admins.
+pub(crate) fn may_see(viewer: Viewer, published: bool, instructor: Option<uuid::Uuid>) -> bool {
+    published
+        || match viewer {
+            Viewer::User { role: Role::Admin, .. } => true,
+            Viewer::User { id, role: Role::Instructor } => instructor == Some(id),
+            _ => false,
         }
-        _ => false,
-    }
 }
 
 #[derive(Default)]

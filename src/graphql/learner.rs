@@ -5,9 +5,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{pg_store, signed_in, Course};
+use super::{course::may_see, pg_store, signed_in, Course};
 use crate::{
-    auth::Role,
+    auth::{Role, Viewer},
     domain::ids::parse_id,
     error::AppError,
     loaders::{self, CourseById, EnrollmentsOf, ProgressOf, UserById},
@@ -62,9 +62,11 @@ pub struct Enrollment(EnrollmentRow);
 
 #[Object]
 impl Enrollment {
-    /// The course.
+    /// The course (null once it is unpublished, unless the viewer authors it).
     async fn course(&self, ctx: &Context<'_>) -> Result<Option<Course>> {
-        Ok(loaders::pg(ctx)?.load_one(CourseById(self.0.course_id)).await?.map(Course::from))
+        let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
+        let course = loaders::pg(ctx)?.load_one(CourseById(self.0.course_id)).await?;
+        Ok(course.filter(|c| may_see(viewer, c.is_published, c.instructor_id)).map(Course::from))
     }
 
     /// When the learner enrolled.
@@ -154,10 +156,8 @@ pub struct LearnerQuery;
 impl LearnerQuery {
     /// The signed-in user (`UNAUTHENTICATED` without a token).
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
-        let (id, role) = signed_in(ctx)?;
-        let user = loaders::pg(ctx)?.load_one(UserById(id)).await?;
-        // a valid token for a user that does not exist (deleted since): not signed in
-        let user = user.filter(|u| u.is_active).ok_or(AppError::Unauthenticated)?;
+        let (id, role) = signed_in(ctx).await?;
+        let user = loaders::pg(ctx)?.load_one(UserById(id)).await?.ok_or(AppError::Unauthenticated)?;
         Ok(Me(user, role))
     }
 }
@@ -188,7 +188,7 @@ impl LearnerMutation {
     /// Enrols the signed-in learner in a published course. Enrolling twice is harmless; the same
     /// `idempotencyKey` returns the first answer.
     async fn enroll(&self, ctx: &Context<'_>, course_id: ID, idempotency_key: String) -> Result<Enrollment> {
-        let (user, _) = signed_in(ctx)?;
+        let (user, _) = signed_in(ctx).await?;
         let course =
             parse_id("course", &course_id).map_err(|_| AppError::bad_input("`courseId` is not a course id"))?;
         let key = checked_key(&idempotency_key)?;
@@ -197,12 +197,14 @@ impl LearnerMutation {
             Claim::Replay(response) => response,
             Claim::Mismatch => return Err(reused().into()),
             Claim::Fresh(tx) => {
-                let Some(row) = store.enroll(&tx, user, course).await? else {
-                    return Err(AppError::bad_input("`courseId`: no published course has this id").into());
-                };
-                let response = json!({ "courseId": row.course_id, "enrolledAt": row.enrolled_at.to_rfc3339() });
-                store.finish_idempotent(tx, user, key, &response).await?;
-                response
+                let effect = async {
+                    let Some(row) = store.enroll(&tx, user, course).await? else {
+                        return Err(AppError::bad_input("`courseId`: no published course has this id"));
+                    };
+                    Ok(json!({ "courseId": row.course_id, "enrolledAt": row.enrolled_at.to_rfc3339() }))
+                }
+                .await;
+                store.settle(tx, user, key, effect).await?
             }
         };
         let enrolled_at = response["enrolledAt"]
@@ -214,7 +216,7 @@ impl LearnerMutation {
 
     /// Ends the signed-in learner's enrolment in a course (their lesson progress is kept).
     async fn unenroll(&self, ctx: &Context<'_>, course_id: ID, idempotency_key: String) -> Result<UnenrollPayload> {
-        let (user, _) = signed_in(ctx)?;
+        let (user, _) = signed_in(ctx).await?;
         let course =
             parse_id("course", &course_id).map_err(|_| AppError::bad_input("`courseId` is not a course id"))?;
         let key = checked_key(&idempotency_key)?;
@@ -223,10 +225,12 @@ impl LearnerMutation {
             Claim::Replay(response) => response,
             Claim::Mismatch => return Err(reused().into()),
             Claim::Fresh(tx) => {
-                let was_enrolled = store.unenroll(&tx, user, course).await?;
-                let response = json!({ "courseId": course, "wasEnrolled": was_enrolled });
-                store.finish_idempotent(tx, user, key, &response).await?;
-                response
+                let effect = async {
+                    let was_enrolled = store.unenroll(&tx, user, course).await?;
+                    Ok(json!({ "courseId": course, "wasEnrolled": was_enrolled }))
+                }
+                .await;
+                store.settle(tx, user, key, effect).await?
             }
         };
         Ok(serde_json::from_value(response).map_err(|_| AppError::Internal)?)
@@ -249,7 +253,7 @@ impl ProgressMutation {
         #[graphql(desc = "Minutes spent since the last report, 0 to 1440.")] time_spent_minutes: i32,
         idempotency_key: String,
     ) -> Result<Progress> {
-        let (user, _) = signed_in(ctx)?;
+        let (user, _) = signed_in(ctx).await?;
         let lesson =
             parse_id("lesson", &lesson_id).map_err(|_| AppError::bad_input("`lessonId` is not a lesson id"))?;
         if !(0..=100).contains(&completion_percentage) {
@@ -266,24 +270,26 @@ impl ProgressMutation {
             Claim::Replay(response) => response,
             Claim::Mismatch => return Err(reused().into()),
             Claim::Fresh(tx) => {
-                let course = match store
-                    .record_lesson_progress(&tx, user, lesson, completion_percentage, time_spent_minutes)
-                    .await?
-                {
-                    Recorded::Done { course_id } => course_id,
-                    Recorded::NoLesson => return Err(AppError::bad_input("`lessonId`: no lesson has this id").into()),
-                    Recorded::NotEnrolled => return Err(AppError::Forbidden.into()),
-                };
-                // the progress document as this transaction sees it: the answer, and the replay
-                let key_of = format!("{user}:{course}");
-                let built = build::build(&tx, Kind::Progress, std::slice::from_ref(&key_of))
-                    .await?
-                    .docs
-                    .remove(&key_of)
-                    .ok_or(AppError::Internal)?;
-                let response = json!({ "progress": Bson::Document(built.doc).into_canonical_extjson() });
-                store.finish_idempotent(tx, user, key, &response).await?;
-                response
+                let effect = async {
+                    let course = match store
+                        .record_lesson_progress(&tx, user, lesson, completion_percentage, time_spent_minutes)
+                        .await?
+                    {
+                        Recorded::Done { course_id } => course_id,
+                        Recorded::NoLesson => return Err(AppError::bad_input("`lessonId`: no lesson has this id")),
+                        Recorded::NotEnrolled => return Err(AppError::Forbidden),
+                    };
+                    // the progress document as this transaction sees it: the answer, and the replay
+                    let key_of = format!("{user}:{course}");
+                    let built = build::build(&tx, Kind::Progress, std::slice::from_ref(&key_of))
+                        .await?
+                        .docs
+                        .remove(&key_of)
+                        .ok_or(AppError::Internal)?;
+                    Ok(json!({ "progress": Bson::Document(built.doc).into_canonical_extjson() }))
+                }
+                .await;
+                store.settle(tx, user, key, effect).await?
             }
         };
         let doc = Bson::try_from(response["progress"].clone()).map_err(|_| AppError::Internal)?;

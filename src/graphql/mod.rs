@@ -28,12 +28,17 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
 }
 
-/// The signed-in user of a request, or `UNAUTHENTICATED`.
-pub(crate) fn signed_in(
+/// The signed-in user of a request, or `UNAUTHENTICATED`: the token must be valid, and its
+/// user must exist and be active (a deactivated user's unexpired token is worth nothing).
+pub(crate) async fn signed_in(
     ctx: &async_graphql::Context<'_>,
 ) -> Result<(uuid::Uuid, crate::auth::Role), crate::error::AppError> {
-    match ctx.data_opt::<crate::auth::Viewer>() {
-        Some(crate::auth::Viewer::User { id, role }) => Ok((*id, *role)),
+    let Some(crate::auth::Viewer::User { id, role }) = ctx.data_opt::<crate::auth::Viewer>().copied() else {
+        return Err(crate::error::AppError::Unauthenticated);
+    };
+    let user = crate::loaders::pg(ctx)?.load_one(crate::loaders::UserById(id)).await?;
+    match user {
+        Some(u) if u.is_active => Ok((id, role)),
         _ => Err(crate::error::AppError::Unauthenticated),
     }
 }

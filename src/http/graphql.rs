@@ -86,7 +86,15 @@ async fn execute(
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", if request_error { "GRAPHQL_VALIDATION_FAILED" } else { "INTERNAL_SERVER_ERROR" });
+            // async-graphql's own errors for argument values the client sent carry no code
+            let bad_argument =
+                error.message.starts_with("Failed to parse") || error.message.starts_with("Invalid value for argument");
+            let code = match (request_error, bad_argument) {
+                (true, _) => "GRAPHQL_VALIDATION_FAILED",
+                (false, true) => "BAD_USER_INPUT",
+                (false, false) => "INTERNAL_SERVER_ERROR",
+            };
+            extensions.set("code", code);
         }
     }
     let media = negotiate(headers);

@@ -319,3 +319,41 @@ async fn a_draft_is_seen_by_its_instructor_and_admins_only() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_deactivated_learner_and_an_unpublished_course_drop_out_of_view() {
+    let db = TestDb::seeded_ci().await;
+    let app = app(&db).await;
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT user_id::text || ',' || course_id::text FROM enrollments ORDER BY user_id, course_id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let (learner, course) = row.split_once(',').expect("pair");
+    let bearer = token(learner, "student", 600);
+    let q = "{ me { enrollments { course { id } } } }";
+    let (_, body) = as_user(&app, &bearer, q, json!({})).await;
+    assert!(data(&body)["me"]["enrollments"].as_array().expect("list").iter().any(|e| e["course"]["id"] == course));
+
+    // the course is unpublished: the enrolment stays, the course is no longer shown
+    crate::support::sql_exec(&db.direct_url, &format!("UPDATE courses SET is_published = false WHERE id = '{course}'"))
+        .await;
+    let (_, body) = as_user(&app, &bearer, q, json!({})).await;
+    let shown: Vec<&Value> =
+        data(&body)["me"]["enrollments"].as_array().expect("list").iter().map(|e| &e["course"]).collect();
+    assert!(shown.iter().all(|c| c.is_null() || c["id"] != course), "{shown:?}");
+
+    // the learner is deactivated: their unexpired token no longer signs them in
+    crate::support::sql_exec(&db.direct_url, &format!("UPDATE users SET is_active = false WHERE id = '{learner}'"))
+        .await;
+    let (_, body) = as_user(&app, &bearer, q, json!({})).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    let enroll = "mutation($c: ID!) { enroll(courseId: $c, idempotencyKey: \"k\") { enrolledAt } }";
+    let (_, body) = as_user(&app, &bearer, enroll, json!({ "c": course })).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    // and a token for a user that does not exist is no better
+    let (_, body) = as_user(&app, &token("00000000-0000-4000-8000-000000000001", "admin", 600), q, json!({})).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    app.stop().await;
+}

@@ -221,6 +221,8 @@ async fn attempts_are_numbered_graded_once_and_never_reveal_the_key() {
         json!([{ "questionId": "q9" }]),
         json!([{ "questionId": "q1", "optionIds": ["zz"] }]),
         json!([{ "questionId": "q1", "optionIds": ["a"] }, { "questionId": "q1", "optionIds": ["b"] }]),
+        json!([{ "questionId": "q3", "text": "nul \u{0000} inside" }]),
+        json!([{ "questionId": "q".repeat(500) }]),
     ] {
         let body =
             ask(&app, Some(&bearer), submit, json!({ "a": third_id, "ans": bad, "k": format!("b-{bad}") })).await;

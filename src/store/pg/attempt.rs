@@ -33,7 +33,14 @@ pub struct Submission {
     pub questions: serde_json::Value,
     pub passing_score: i32,
     pub time_limit_minutes: Option<i32>,
+    /// The time limit (and its grace) is over, by the database's clock.
+    pub expired: bool,
+    /// The quiz is active, its course published, and the learner still enrolled.
+    pub allowed: bool,
 }
+
+/// Late submissions within this grace still count (network, clocks); used by start and submit alike.
+const GRACE: &str = "interval '30 seconds'";
 
 /// What starting an attempt found.
 pub enum Started {
@@ -90,7 +97,7 @@ impl PgStore {
                     &format!(
                         "SELECT {COLUMNS} FROM quiz_attempts a WHERE user_id = $1 AND quiz_id = $2 AND completed_at IS NULL \
                          AND NOT EXISTS (SELECT 1 FROM quizzes q WHERE q.id = a.quiz_id AND q.time_limit_minutes IS NOT NULL \
-                                         AND a.started_at + make_interval(mins => q.time_limit_minutes) < now()) \
+                                         AND a.started_at + make_interval(mins => q.time_limit_minutes) + {GRACE} < now()) \
                          ORDER BY attempt_number DESC LIMIT 1"
                     ),
                     vec![user.into(), quiz.into()],
@@ -133,8 +140,15 @@ impl PgStore {
         self.call(
             "lock attempt",
             Submission::find_by_statement(stmt(
-                "SELECT a.id, a.user_id, a.started_at, a.completed_at, q.questions, q.passing_score, q.time_limit_minutes \
-                 FROM quiz_attempts a JOIN quizzes q ON q.id = a.quiz_id WHERE a.id = $1 FOR UPDATE OF a",
+                &format!(
+                    "SELECT a.id, a.user_id, a.started_at, a.completed_at, q.questions, q.passing_score, q.time_limit_minutes, \
+                     (q.time_limit_minutes IS NOT NULL \
+                      AND now() > a.started_at + make_interval(mins => q.time_limit_minutes) + {GRACE}) AS expired, \
+                     (q.is_active AND c.is_published AND EXISTS ( \
+                         SELECT 1 FROM enrollments e WHERE e.user_id = a.user_id AND e.course_id = l.course_id)) AS allowed \
+                     FROM quiz_attempts a JOIN quizzes q ON q.id = a.quiz_id JOIN lessons l ON l.id = q.lesson_id \
+                     JOIN courses c ON c.id = l.course_id WHERE a.id = $1 FOR UPDATE OF a"
+                ),
                 vec![attempt.into()],
             ))
             .one(tx),

@@ -95,6 +95,27 @@ impl PgStore {
         }
     }
 
+    /// Ends an idempotent mutation: on success stores its response and commits; on failure
+    /// rolls back (the key is free again: a corrected retry may use it).
+    pub async fn settle(
+        &self,
+        tx: DatabaseTransaction,
+        user: Uuid,
+        key: &str,
+        effect: Result<serde_json::Value, crate::error::AppError>,
+    ) -> Result<serde_json::Value, crate::error::AppError> {
+        match effect {
+            Ok(response) => {
+                self.finish_idempotent(tx, user, key, &response).await?;
+                Ok(response)
+            }
+            Err(e) => {
+                let _ = self.call("rollback", tx.rollback()).await;
+                Err(e)
+            }
+        }
+    }
+
     /// Stores the response of a claimed key and commits the mutation.
     pub async fn finish_idempotent(
         &self,
