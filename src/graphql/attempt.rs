@@ -129,20 +129,40 @@ fn check_answers(answers: &[AnswerInput]) -> Result<(), AppError> {
 #[Object]
 impl AttemptMutation {
     /// Starts an attempt at a quiz of a course the learner is enrolled in; while an attempt is
-    /// open (not submitted, time not up), starting again returns it.
-    async fn start_quiz_attempt(&self, ctx: &Context<'_>, quiz_id: ID) -> Result<QuizAttempt> {
+    /// open (not submitted, time not up), starting again returns it. With an `idempotencyKey`,
+    /// a retry returns the first answer even after that attempt was submitted.
+    async fn start_quiz_attempt(
+        &self,
+        ctx: &Context<'_>,
+        quiz_id: ID,
+        idempotency_key: Option<String>,
+    ) -> Result<QuizAttempt> {
         let (user, _) = signed_in(ctx).await?;
         let quiz = parse_id("quiz", &quiz_id).map_err(|_| AppError::bad_input("`quizId` is not a quiz id"))?;
         let store = pg_store(ctx)?;
-        let tx = store.begin().await?;
-        let started = store.start_attempt(&tx, user, quiz).await?;
-        let row = match started {
-            Started::Attempt(row) => row,
-            Started::NoQuiz => return Err(AppError::bad_input("`quizId`: no open quiz has this id").into()),
-            Started::NotEnrolled => return Err(AppError::Forbidden.into()),
+        let Some(key) = idempotency_key else {
+            let tx = store.begin().await?;
+            let row = match start_in(store, &tx, user, quiz).await {
+                Ok(row) => row,
+                Err(e) => {
+                    let _ = store.rollback(tx).await;
+                    return Err(e.into());
+                }
+            };
+            store.commit(tx).await?;
+            return Ok(QuizAttempt(row));
         };
-        store.commit(tx).await?;
-        Ok(QuizAttempt(row))
+        let key = super::learner::checked_key(&key)?;
+        let response =
+            match store.claim_idempotency_key(user, key, "startQuizAttempt", json!({ "quizId": quiz })).await? {
+                Claim::Replay(response) => response,
+                Claim::Mismatch => return Err(super::learner::reused().into()),
+                Claim::Fresh(tx) => {
+                    let effect = start_in(store, &tx, user, quiz).await.map(|row| row_to_json(&row));
+                    store.settle(tx, user, key, effect).await?
+                }
+            };
+        Ok(QuizAttempt(row_from_json(&response)?))
     }
 
     /// Submits the learner's answers to their open attempt; graded on the server. The same
@@ -219,6 +239,20 @@ impl AttemptMutation {
         .await;
         let response = store.settle(tx, user, key, effect).await?;
         Ok(QuizAttempt(row_from_json(&response)?))
+    }
+}
+
+/// Starts (or finds the open) attempt in `tx`.
+async fn start_in(
+    store: &crate::store::pg::PgStore,
+    tx: &sea_orm::DatabaseTransaction,
+    user: uuid::Uuid,
+    quiz: uuid::Uuid,
+) -> Result<AttemptRow, AppError> {
+    match store.start_attempt(tx, user, quiz).await? {
+        Started::Attempt(row) => Ok(row),
+        Started::NoQuiz => Err(AppError::bad_input("`quizId`: no open quiz has this id")),
+        Started::NotEnrolled => Err(AppError::Forbidden),
     }
 }
 

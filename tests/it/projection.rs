@@ -167,34 +167,7 @@ async fn concurrent_writers_and_two_projectors_end_with_the_last_committed_versi
         projectors.iter().map(|p| tokio::spawn(p.clone().run(Duration::from_millis(20), stopped.clone()))).collect();
 
     // a watcher: no document's version ever goes backwards
-    let watching = Arc::new(AtomicBool::new(true));
-    let watcher = {
-        let (mongo, watching) = (mongo.clone(), watching.clone());
-        tokio::spawn(async move {
-            let mut seen: HashMap<(String, String), i64> = HashMap::new();
-            let mut regressions = Vec::new();
-            while watching.load(Ordering::Relaxed) {
-                for coll in ["courses", "user_progress", "quiz_attempts"] {
-                    let c = mongo.database().collection::<Document>(coll);
-                    let docs: Vec<Document> = match c.find(doc! {}).projection(doc! { "version": 1 }).await {
-                        Ok(cursor) => cursor.try_collect().await.unwrap_or_default(),
-                        Err(_) => continue,
-                    };
-                    for d in docs {
-                        let (Some(id), Some(v)) = (d.get("_id"), d.get_i64("version").ok()) else { continue };
-                        let key = (coll.to_owned(), id.to_string());
-                        if let Some(old) = seen.insert(key.clone(), v) {
-                            if v < old {
-                                regressions.push((key, old, v));
-                            }
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-            regressions
-        })
-    };
+    let (watching, watcher) = watch_versions(&mongo);
 
     // Exec: 8 writers, 5,200 changes to shared aggregates
     let started = Instant::now();
@@ -309,24 +282,7 @@ async fn a_service_killed_during_a_write_load_loses_nothing() {
     let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
     let waiting = outbox_len(&db).await;
     assert!(waiting > 1000, "{waiting}");
-    let serve = || {
-        let port = free_port();
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_learngraph"))
-            .arg("serve")
-            .env_clear()
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &db.pooled_url)
-            .env("DATABASE_DIRECT_URL", &db.direct_url)
-            .env("MONGODB_URI", &stack().mongo_uri)
-            .env("MONGODB_DATABASE", &db.name)
-            .env("PROJECTOR_BATCH", "50")
-            .env("PROJECTOR_POLL_INTERVAL", "20")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("learngraph serve");
-        (Child(child), port)
-    };
+    let serve = || spawn_serve(&db);
 
     // Exec: writers keep changing shared aggregates; the service is SIGKILLed mid-drain
     let load = {
@@ -511,4 +467,80 @@ async fn deletes_moves_and_renames_reach_every_document_they_change() {
     assert_eq!(progress.count_documents(doc! { "course_id": gone_id }).await.expect("count"), 0);
     let renamed = courses.count_documents(doc! { "instructor.first_name": "Renamed" }).await.expect("count");
     assert_eq!(renamed, 129, "every remaining course shows its instructor's new name");
+}
+
+/// `learngraph serve` on the test database, with its projector polling every 20 ms.
+fn spawn_serve(db: &TestDb) -> (Child, u16) {
+    let port = free_port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_learngraph"))
+        .arg("serve")
+        .env_clear()
+        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &db.pooled_url)
+        .env("DATABASE_DIRECT_URL", &db.direct_url)
+        .env("MONGODB_URI", &stack().mongo_uri)
+        .env("MONGODB_DATABASE", &db.name)
+        .env("PROJECTOR_BATCH", "50")
+        .env("PROJECTOR_POLL_INTERVAL", "20")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("learngraph serve");
+    (Child(child), port)
+}
+
+type Regressions = Vec<((String, String), i64, i64)>;
+
+/// Polls every document's version until told to stop; returns every version that went backwards.
+fn watch_versions(mongo: &MongoStore) -> (Arc<AtomicBool>, tokio::task::JoinHandle<Regressions>) {
+    let watching = Arc::new(AtomicBool::new(true));
+    let (mongo, flag) = (mongo.clone(), watching.clone());
+    let task = tokio::spawn(async move {
+        let mut seen: HashMap<(String, String), i64> = HashMap::new();
+        let mut regressions = Vec::new();
+        while flag.load(Ordering::Relaxed) {
+            for coll in ["courses", "user_progress", "quiz_attempts"] {
+                let c = mongo.database().collection::<Document>(coll);
+                let docs: Vec<Document> = match c.find(doc! {}).projection(doc! { "version": 1 }).await {
+                    Ok(cursor) => cursor.try_collect().await.unwrap_or_default(),
+                    Err(_) => continue,
+                };
+                for d in docs {
+                    let (Some(id), Some(v)) = (d.get("_id"), d.get_i64("version").ok()) else { continue };
+                    let key = (coll.to_owned(), id.to_string());
+                    if let Some(old) = seen.insert(key.clone(), v) {
+                        if v < old {
+                            regressions.push((key, old, v));
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        regressions
+    });
+    (watching, task)
+}
+
+#[tokio::test]
+async fn two_serve_processes_project_the_same_stores_without_going_backwards() {
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &stack().mongo_uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let (watching, watcher) = watch_versions(&mongo);
+    let (_first, port_a) = spawn_serve(&db);
+    let (_second, port_b) = spawn_serve(&db);
+    wait_for_port(port_a, Duration::from_secs(20)).await;
+    wait_for_port(port_b, Duration::from_secs(20)).await;
+
+    paced_write_load(&db, 4, 300, 6, Some(Duration::from_millis(2))).await;
+    let started = Instant::now();
+    while outbox_len(&db).await > 0 {
+        assert!(started.elapsed() < Duration::from_secs(90), "the two services do not drain the outbox");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watching.store(false, Ordering::Relaxed);
+    let regressions = watcher.await.expect("watcher");
+    assert!(regressions.is_empty(), "versions went backwards: {regressions:?}");
+    assert_verified(&pg, &mongo).await;
 }

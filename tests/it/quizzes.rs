@@ -231,3 +231,34 @@ async fn attempts_are_numbered_graded_once_and_never_reveal_the_key() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_retried_start_with_its_key_does_not_open_another_attempt() {
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT e.user_id::text || '|' || q.id::text FROM quizzes q JOIN lessons l ON l.id = q.lesson_id \
+         JOIN courses c ON c.id = l.course_id JOIN enrollments e ON e.course_id = c.id \
+         WHERE c.is_published AND q.is_active ORDER BY q.id DESC, e.user_id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let (learner, quiz) = row.split_once('|').expect("pair");
+    let bearer = token(learner, "student");
+    let start =
+        "mutation($q: ID!, $k: String) { startQuizAttempt(quizId: $q, idempotencyKey: $k) { id attemptNumber } }";
+    let submit =
+        "mutation($a: ID!) { submitQuizAttempt(attemptId: $a, answers: [], idempotencyKey: \"submit-1\") { score } }";
+    let first = ask(&app, Some(&bearer), start, json!({ "q": quiz, "k": "start-1" })).await;
+    let attempt = data(&first)["startQuizAttempt"].clone();
+    let submitted = ask(&app, Some(&bearer), submit, json!({ "a": attempt["id"] })).await;
+    assert_eq!(data(&submitted)["submitQuizAttempt"]["score"], 0);
+    // the client did not see the first answer and retries: the same attempt, not a new one
+    let retry = ask(&app, Some(&bearer), start, json!({ "q": quiz, "k": "start-1" })).await;
+    assert_eq!(data(&retry)["startQuizAttempt"]["id"], attempt["id"]);
+    // a new key starts the next attempt
+    let next = ask(&app, Some(&bearer), start, json!({ "q": quiz, "k": "start-2" })).await;
+    assert_eq!(data(&next)["startQuizAttempt"]["attemptNumber"], attempt["attemptNumber"].as_i64().expect("n") + 1);
+    app.stop().await;
+}

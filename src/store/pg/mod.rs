@@ -123,6 +123,11 @@ impl PgStore {
         self.call("begin", self.db.begin()).await
     }
 
+    /// Rolls a transaction back (under the statement deadline).
+    pub async fn rollback(&self, tx: sea_orm::DatabaseTransaction) -> Result<(), StoreError> {
+        self.call("rollback", tx.rollback()).await
+    }
+
     /// Commits a transaction (under the statement deadline).
     pub async fn commit(&self, tx: sea_orm::DatabaseTransaction) -> Result<(), StoreError> {
         self.call("commit", tx.commit()).await
