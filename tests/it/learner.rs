@@ -357,3 +357,45 @@ async fn a_deactivated_learner_and_an_unpublished_course_drop_out_of_view() {
     assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn lesson_content_is_for_free_lessons_enrolled_learners_and_authors() {
+    let db = TestDb::seeded_ci().await;
+    let app = app(&db).await;
+    let row = sql_column(
+        &db.direct_url,
+        "SELECT c.slug || '|' || e.user_id::text || '|' || c.instructor_id::text FROM courses c \
+         JOIN enrollments e ON e.course_id = c.id WHERE c.is_published ORDER BY c.id, e.user_id LIMIT 1",
+    )
+    .await
+    .remove(0);
+    let p: Vec<&str> = row.split('|').collect();
+    let (slug, enrolled, instructor) = (p[0], p[1], p[2]);
+    let outsider = sql_column(&db.direct_url, &format!(
+        "SELECT id::text FROM users WHERE role = 'student' AND id NOT IN \
+         (SELECT user_id FROM enrollments e JOIN courses c ON c.id = e.course_id WHERE c.slug = '{slug}') ORDER BY id LIMIT 1"
+    )).await.remove(0);
+    let q = "query($s: String) { course(slug: $s) { lessons { isFree isLocked content videoUrl } } }";
+    let lessons = |body: &Value| data(body)["course"]["lessons"].as_array().expect("lessons").clone();
+
+    // anonymous and a learner who is not enrolled: free lessons only
+    for bearer in [None, Some(token(&outsider, "student", 600))] {
+        let body = match &bearer {
+            None => app.graphql(q, json!({ "s": slug })).await,
+            Some(b) => as_user(&app, b, q, json!({ "s": slug })).await.1,
+        };
+        for l in lessons(&body) {
+            let free = l["isFree"] == true;
+            assert_eq!(l["isLocked"], !free, "{l}");
+            assert_eq!(l["content"].is_string(), free, "{l}");
+            assert_eq!(l["videoUrl"].is_string(), free, "{l}");
+        }
+    }
+    // the enrolled learner, the course's instructor and an admin: everything
+    let admin = sql_column(&db.direct_url, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await.remove(0);
+    for (who, role) in [(enrolled, "student"), (instructor, "instructor"), (admin.as_str(), "admin")] {
+        let (_, body) = as_user(&app, &token(who, role, 600), q, json!({ "s": slug })).await;
+        assert!(lessons(&body).iter().all(|l| l["isLocked"] == false && l["content"].is_string()), "{role}: {body}");
+    }
+    app.stop().await;
+}
