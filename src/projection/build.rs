@@ -116,7 +116,12 @@ fn invalid(kind: Kind, e: impl std::fmt::Display) -> StoreError {
     StoreError::new(Store::Mongo, StoreErrorKind::Other, format!("building a {} document: {e}", kind.name()))
 }
 
-async fn versions(tx: &DatabaseTransaction, kind: Kind, keys: &[String]) -> Result<HashMap<String, i64>, StoreError> {
+/// The current versions of `keys` in PostgreSQL (absent: never changed).
+pub async fn versions(
+    db: &impl ConnectionTrait,
+    kind: Kind,
+    keys: &[String],
+) -> Result<HashMap<String, i64>, sea_orm::DbErr> {
     #[derive(FromQueryResult)]
     struct Row {
         key: String,
@@ -126,7 +131,7 @@ async fn versions(tx: &DatabaseTransaction, kind: Kind, keys: &[String]) -> Resu
         "SELECT key, version FROM read_model_versions WHERE kind = $1 AND key = ANY($2)",
         vec![kind.name().into(), keys.to_vec().into()],
     ))
-    .all(tx)
+    .all(db)
     .await?;
     Ok(rows.into_iter().map(|r| (r.key, r.version)).collect())
 }

@@ -272,7 +272,7 @@ pub(crate) async fn bring_up_to_date(
         let current = mongo_versions(mongo, kind, &keys).await?;
         let snapshot = with_deadline(Store::Postgres, "snapshot", deadline, build::snapshot(pg)).await?;
         let versions =
-            with_deadline(Store::Postgres, "versions", deadline, versions_of(&snapshot, kind, &keys)).await?;
+            with_deadline(Store::Postgres, "versions", deadline, build::versions(&snapshot, kind, &keys)).await?;
         // Mongo already holds these at their current version: nothing to build
         let stale: Vec<String> = keys
             .iter()
@@ -296,7 +296,8 @@ pub(crate) async fn bring_up_to_date(
         if written.is_empty() {
             return Ok(total);
         }
-        let now = with_deadline(Store::Postgres, "recheck versions", deadline, versions_of(pg, kind, &written)).await?;
+        let now =
+            with_deadline(Store::Postgres, "recheck versions", deadline, build::versions(pg, kind, &written)).await?;
         keys = written
             .into_iter()
             .filter(|k| now.get(k).copied().unwrap_or(0) > built.get(k).copied().unwrap_or(0))
@@ -338,26 +339,6 @@ fn version_of(d: &Document) -> Option<i64> {
         Bson::Int32(v) => Some(i64::from(*v)),
         _ => None,
     }
-}
-
-async fn versions_of(
-    db: &impl ConnectionTrait,
-    kind: Kind,
-    keys: &[String],
-) -> Result<HashMap<String, i64>, sea_orm::DbErr> {
-    #[derive(FromQueryResult)]
-    struct Row {
-        key: String,
-        version: i64,
-    }
-    let rows = Row::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT key, version FROM read_model_versions WHERE kind = $1 AND key = ANY($2)",
-        [kind.name().into(), keys.to_vec().into()],
-    ))
-    .all(db)
-    .await?;
-    Ok(rows.into_iter().map(|r| (r.key, r.version)).collect())
 }
 
 /// Writes a built batch with the version guard: documents Mongo does not hold yet (per

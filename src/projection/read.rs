@@ -124,24 +124,13 @@ impl ReadModels {
     }
 
     async fn pg_versions(&self, kind: Kind, keys: &[String]) -> Result<HashMap<String, i64>, AppError> {
-        #[derive(FromQueryResult)]
-        struct Row {
-            key: String,
-            version: i64,
-        }
-        let rows = with_deadline(
+        Ok(with_deadline(
             Store::Postgres,
             "read-model versions",
             self.pg_deadline,
-            Row::find_by_statement(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT key, version FROM read_model_versions WHERE kind = $1 AND key = ANY($2)",
-                [kind.name().into(), keys.to_vec().into()],
-            ))
-            .all(&self.pg),
+            build::versions(&self.pg, kind, keys),
         )
-        .await?;
-        Ok(rows.into_iter().map(|r| (r.key, r.version)).collect())
+        .await?)
     }
 
     /// Builds documents from PostgreSQL (the fallback), counted.

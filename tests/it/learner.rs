@@ -1,26 +1,12 @@
 //! The signed-in learner: tokens, `me`, `enroll` and `unenroll` with idempotency keys.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, sql_column, TestApp, TestDb};
-
-const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
-
-fn token(sub: &str, role: &str, expires_in: i64) -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
-    encode(
-        &Header::default(),
-        &json!({ "sub": sub, "role": role, "exp": now + expires_in }),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("token")
-}
+use crate::support::{data, error_codes, sql_column, token, TestApp, TestDb};
 
 async fn app(db: &TestDb) -> TestApp {
-    TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await
+    TestApp::spawn_authed(db).await
 }
 
 async fn as_user(app: &TestApp, bearer: &str, query: &str, variables: Value) -> (u16, Value) {

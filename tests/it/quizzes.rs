@@ -5,16 +5,8 @@ use serde_json::{json, Value};
 
 use crate::support::{data, error_codes, sql_column, TestApp, TestDb};
 
-const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
-
 fn token(sub: &str, role: &str) -> String {
-    let exp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() + 600;
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({ "sub": sub, "role": role, "exp": exp }),
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("token")
+    crate::support::token(sub, role, 600)
 }
 
 async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
@@ -32,7 +24,7 @@ const QUIZ: &str =
 #[tokio::test]
 async fn questions_are_typed_and_the_answer_key_reaches_only_authors() {
     let db = TestDb::seeded_ci().await;
-    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let app = TestApp::spawn_authed(&db).await;
     let row = sql_column(
         &db.direct_url,
         "SELECT q.id::text || '|' || c.instructor_id::text || '|' || (q.questions -> 2 -> 'accepted' ->> 0) \
@@ -100,7 +92,7 @@ async fn questions_are_typed_and_the_answer_key_reaches_only_authors() {
 #[tokio::test]
 async fn lesson_quizzes_load_in_one_batch_per_page() {
     let db = TestDb::seeded_ci().await;
-    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let app = TestApp::spawn_authed(&db).await;
     let stats = app.pg_stats();
     let q = "query($s: String) { course(slug: $s) { lessons { title quizzes { title questions { id } } } } }";
     let mut per_page = Vec::new();
@@ -123,7 +115,7 @@ async fn lesson_quizzes_load_in_one_batch_per_page() {
 #[tokio::test]
 async fn attempts_are_numbered_graded_once_and_never_reveal_the_key() {
     let db = TestDb::seeded_ci().await;
-    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let app = TestApp::spawn_authed(&db).await;
     // a learner enrolled in a course with a quiz of three or more questions
     let row = sql_column(
         &db.direct_url,
@@ -235,7 +227,7 @@ async fn attempts_are_numbered_graded_once_and_never_reveal_the_key() {
 #[tokio::test]
 async fn a_retried_start_with_its_key_does_not_open_another_attempt() {
     let db = TestDb::seeded_ci().await;
-    let app = TestApp::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", SECRET)])).await;
+    let app = TestApp::spawn_authed(&db).await;
     let row = sql_column(
         &db.direct_url,
         "SELECT e.user_id::text || '|' || q.id::text FROM quizzes q JOIN lessons l ON l.id = q.lesson_id \

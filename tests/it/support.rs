@@ -298,3 +298,24 @@ pub async fn sql_exec(url: &str, sql: &str) {
     db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     db.close().await.expect("close");
 }
+
+/// The HS256 secret the tests sign their tokens with.
+pub const TEST_JWT_SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+
+/// A bearer token for `sub` with `role`, expiring in `expires_in` seconds (negative: expired).
+pub fn token(sub: &str, role: &str, expires_in: i64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": sub, "role": role, "exp": now + expires_in }),
+        &jsonwebtoken::EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+    )
+    .expect("token")
+}
+
+impl TestApp {
+    /// The app on `db`, checking tokens signed with `TEST_JWT_SECRET`.
+    pub async fn spawn_authed(db: &TestDb) -> TestApp {
+        Self::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", TEST_JWT_SECRET)])).await
+    }
+}
