@@ -1,18 +1,27 @@
 //! Courses: discovery pages and the course itself.
 
-use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject, ID};
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use rust_decimal::{prelude::ToPrimitive, Decimal};
 
 use super::{pg_store, Category, Lesson, User};
 use crate::{
     auth::{Role, Viewer},
-    domain::{cursor::NewestCursor, ids::parse_id},
+    domain::{
+        cursor::{CourseCursor, CourseOrder},
+        ids::parse_id,
+    },
     error::AppError,
-    loaders::{self, CategoryById, CourseDocById, CourseDocBySlug, LessonsByCourse, UserById},
+    loaders::{self, CategoryById, CourseDocById, CourseDocBySlug, LessonCountOf, LessonsByCourse, UserById},
     projection::docs::CourseDoc,
-    store::pg::entity::{course, lesson},
+    store::pg::{
+        discovery::{CourseFilter, Direction},
+        entity::{course, lesson},
+    },
 };
+use uuid::Uuid;
 
 /// Page sizes a client may ask for.
 const DEFAULT_PAGE: i32 = 20;
@@ -24,6 +33,26 @@ pub enum CourseLevel {
     Beginner,
     Intermediate,
     Advanced,
+}
+
+impl CourseLevel {
+    /// The level as the database stores it.
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Beginner => "beginner",
+            Self::Intermediate => "intermediate",
+            Self::Advanced => "advanced",
+        }
+    }
+
+    /// A stored level (the column's CHECK allows only the three).
+    pub fn from_db(level: &str) -> Self {
+        match level {
+            "advanced" => Self::Advanced,
+            "intermediate" => Self::Intermediate,
+            _ => Self::Beginner,
+        }
+    }
 }
 
 /// A course: its lessons, instructor and category, and how learners rate it.
@@ -68,11 +97,7 @@ impl Course {
 
     /// How hard the course is.
     async fn level(&self) -> CourseLevel {
-        match self.0.level.as_str() {
-            "advanced" => CourseLevel::Advanced,
-            "intermediate" => CourseLevel::Intermediate,
-            _ => CourseLevel::Beginner,
-        }
+        CourseLevel::from_db(&self.0.level)
     }
 
     /// Total length of its lessons, in minutes.
@@ -132,6 +157,15 @@ impl Course {
         Ok(loaders::pg(ctx)?.load_one(UserById(id)).await?.map(User::from))
     }
 
+    /// How many lessons the course has.
+    async fn lesson_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let n = match &self.1 {
+            Some(embedded) => embedded.len() as i64,
+            None => loaders::pg(ctx)?.load_one(LessonCountOf(self.0.id)).await?.unwrap_or_default(),
+        };
+        Ok(clamp(n))
+    }
+
     /// The course's lessons in order (their outline).
     async fn lessons(&self, ctx: &Context<'_>) -> Result<Vec<Lesson>> {
         let lessons = match &self.1 {
@@ -145,7 +179,7 @@ impl Course {
 /// One course in a page of courses.
 #[derive(SimpleObject)]
 pub struct CourseEdge {
-    /// Pass as `after` to get the courses that follow this one.
+    /// Pass as `after` (or `before`) to get the courses that follow (or precede) this one.
     cursor: String,
     /// The course.
     node: Course,
@@ -158,16 +192,18 @@ pub struct PageInfo {
     has_next_page: bool,
     /// Whether courses precede this page.
     has_previous_page: bool,
-    /// The first edge's cursor.
+    /// The first edge's cursor: pass it as `before` for the previous page.
     start_cursor: Option<String>,
     /// The last edge's cursor: pass it as `after` for the next page.
     end_cursor: Option<String>,
 }
 
-/// A page of courses (Relay connection).
+/// A page of courses (Relay connection). Counts and facets cover the whole list, not just
+/// this page, and each runs only when asked for.
 pub struct CourseConnection {
     edges: Vec<CourseEdge>,
     page_info: PageInfo,
+    filter: Arc<CourseFilter>,
 }
 
 #[Object]
@@ -187,10 +223,183 @@ impl CourseConnection {
         &self.page_info
     }
 
-    /// How many courses the whole list has (computed only when asked for).
+    /// How many courses the whole list has (counted only when asked for).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let n = pg_store(ctx)?.count_published_courses().await?;
+        let n = pg_store(ctx)?.count_courses(&self.filter).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+
+    /// How the whole list spreads over levels and categories (counted only when asked for).
+    async fn facets(&self) -> CourseFacets {
+        CourseFacets { filter: self.filter.clone() }
+    }
+}
+
+/// Counts of a course list by level and by category, for narrowing it down.
+pub struct CourseFacets {
+    filter: Arc<CourseFilter>,
+}
+
+/// How many courses of a list are at one level.
+#[derive(SimpleObject)]
+pub struct LevelCount {
+    /// The level.
+    level: CourseLevel,
+    /// How many courses of the list are at it.
+    count: i32,
+}
+
+/// How many courses of a list are directly in one category.
+pub struct CategoryCount {
+    category: Option<Uuid>,
+    count: i32,
+}
+
+#[Object]
+impl CategoryCount {
+    /// The category; null for courses filed under none.
+    async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
+        let Some(id) = self.category else { return Ok(None) };
+        Ok(loaders::pg(ctx)?.load_one(CategoryById(id)).await?.map(Category::from))
+    }
+
+    /// How many courses of the list are directly in it (not in its subcategories).
+    async fn count(&self) -> i32 {
+        self.count
+    }
+}
+
+#[Object]
+impl CourseFacets {
+    /// Courses per level, most first; levels with none are left out.
+    async fn levels(&self, ctx: &Context<'_>) -> Result<Vec<LevelCount>> {
+        let rows = pg_store(ctx)?.level_facets(&self.filter).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(level, n)| LevelCount { level: CourseLevel::from_db(&level), count: clamp(n) })
+            .collect())
+    }
+
+    /// Courses per category, most first; categories with none are left out.
+    async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<CategoryCount>> {
+        let rows = pg_store(ctx)?.category_facets(&self.filter).await?;
+        Ok(rows.into_iter().map(|(category, n)| CategoryCount { category, count: clamp(n) }).collect())
+    }
+}
+
+fn clamp(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Narrows a course list; every field is optional, and all given ones must hold.
+#[derive(InputObject, Default)]
+pub struct CourseFilterInput {
+    /// Courses in this category or any of its subcategories.
+    category_id: Option<ID>,
+    /// Courses at any of these levels.
+    levels: Option<Vec<CourseLevel>>,
+    /// Courses taught by this instructor.
+    instructor_id: Option<ID>,
+    /// true: free courses only; false: paid courses only.
+    free: Option<bool>,
+    /// Courses costing at least this much.
+    min_price: Option<Decimal>,
+    /// Courses costing at most this much.
+    max_price: Option<Decimal>,
+    /// Courses rated at least this (0 to 5).
+    min_rating: Option<f64>,
+    /// Courses carrying every one of these tags (up to 20).
+    tags: Option<Vec<String>>,
+    /// Words to find in titles and descriptions; tolerates typos in title words. Up to 200
+    /// characters; ordered by relevance unless `orderBy` says otherwise.
+    search: Option<String>,
+}
+
+const MAX_SEARCH: usize = 200;
+const MAX_TAGS: usize = 20;
+const MAX_TAG_LEN: usize = 50;
+
+impl CourseFilterInput {
+    /// The store's filter, or a `BAD_USER_INPUT` naming the field.
+    fn validate(self) -> Result<CourseFilter, AppError> {
+        let bad = |field: &str, why: &str| AppError::bad_input(format!("`filter.{field}` {why}"));
+        let mut levels: Vec<&'static str> =
+            self.levels.unwrap_or_default().into_iter().map(CourseLevel::as_db).collect();
+        levels.sort_unstable();
+        levels.dedup();
+        let nonnegative = |field: &str, v: Option<Decimal>| match v {
+            Some(d) if d.is_sign_negative() && !d.is_zero() => Err(bad(field, "must not be negative")),
+            Some(d) if d > Decimal::new(99_999_999, 2) => Err(bad(field, "is above any price")),
+            _ => Ok(v),
+        };
+        let min_price = nonnegative("minPrice", self.min_price)?;
+        let max_price = nonnegative("maxPrice", self.max_price)?;
+        if let (Some(lo), Some(hi)) = (min_price, max_price) {
+            if lo > hi {
+                return Err(bad("minPrice", "is above `filter.maxPrice`"));
+            }
+        }
+        let min_rating = match self.min_rating {
+            None => None,
+            Some(r) if (0.0..=5.0).contains(&r) => {
+                Some(Decimal::from_f64_retain(r).ok_or_else(|| bad("minRating", "must be between 0 and 5"))?)
+            }
+            Some(_) => return Err(bad("minRating", "must be between 0 and 5")),
+        };
+        let tags = self.tags.unwrap_or_default();
+        if tags.len() > MAX_TAGS {
+            return Err(bad("tags", &format!("may hold at most {MAX_TAGS} tags")));
+        }
+        if tags.iter().any(|t| t.is_empty() || t.chars().count() > MAX_TAG_LEN) {
+            return Err(bad("tags", &format!("must hold tags of 1 to {MAX_TAG_LEN} characters")));
+        }
+        let search = match self.search {
+            None => None,
+            Some(q) if q.chars().count() > MAX_SEARCH => {
+                return Err(bad("search", &format!("must be at most {MAX_SEARCH} characters")))
+            }
+            Some(q) if q.trim().is_empty() => return Err(bad("search", "must not be blank")),
+            Some(q) if q.contains('\0') => return Err(bad("search", "must not contain NUL characters")),
+            Some(q) => Some(q.trim().to_owned()),
+        };
+        Ok(CourseFilter {
+            category: self.category_id.as_ref().map(|id| parse_id("category", id)).transpose()?,
+            levels,
+            instructor: self.instructor_id.as_ref().map(|id| parse_id("instructor", id)).transpose()?,
+            free: self.free,
+            min_price,
+            max_price,
+            min_rating,
+            tags,
+            search,
+        })
+    }
+}
+
+/// The orders a course list can be read in; every order is stable (ties go by id).
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CourseOrderBy {
+    /// Best match for `filter.search` first (needs a search; the default when there is one).
+    Relevance,
+    /// Highest rated first; among equal ratings, most enrolments first.
+    Rating,
+    /// Most enrolled first.
+    Enrollments,
+    /// Most recently created first (the default without a search).
+    Newest,
+    /// Cheapest first.
+    Price,
+}
+
+impl From<CourseOrderBy> for CourseOrder {
+    fn from(order: CourseOrderBy) -> Self {
+        match order {
+            CourseOrderBy::Relevance => Self::Relevance,
+            CourseOrderBy::Rating => Self::Rating,
+            CourseOrderBy::Enrollments => Self::Enrollments,
+            CourseOrderBy::Newest => Self::Newest,
+            CourseOrderBy::Price => Self::Price,
+        }
     }
 }
 
@@ -214,36 +423,87 @@ pub struct CourseQuery;
 
 #[Object]
 impl CourseQuery {
-    /// Published courses, newest first, a page at a time (keyset cursors: pages stay stable
-    /// while courses are added).
+    /// Published courses: filtered, searched, ordered, a page at a time. Pages use keyset
+    /// cursors, so they stay stable while courses are added. Give `first` (and `after`) to
+    /// page forward or `last` (and `before`) to page backward, not both.
+    #[allow(clippy::too_many_arguments)]
     async fn courses(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "How many courses (1 to 100, default 20).")] first: Option<i32>,
+        #[graphql(desc = "Which courses (all published ones when omitted).")] filter: Option<CourseFilterInput>,
+        #[graphql(desc = "The order (RELEVANCE with a search, NEWEST without).")] order_by: Option<CourseOrderBy>,
+        #[graphql(desc = "How many courses from the start, or after `after` (1 to 100; 20 by default).")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "Start after this cursor (an `endCursor` or edge `cursor`).")] after: Option<String>,
+        #[graphql(desc = "How many courses from the end, or before `before` (1 to 100).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor (a `startCursor` or edge `cursor`).")] before: Option<String>,
     ) -> Result<CourseConnection> {
-        let first = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(AppError::bad_input(format!("`first` must be between 1 and {MAX_PAGE}")).into());
+        let filter = filter.unwrap_or_default().validate()?;
+        let order = match (order_by, &filter.search) {
+            (Some(CourseOrderBy::Relevance), None) => {
+                return Err(AppError::bad_input("`orderBy: RELEVANCE` needs a `filter.search`").into())
+            }
+            (Some(order), _) => CourseOrder::from(order),
+            (None, Some(_)) => CourseOrder::Relevance,
+            (None, None) => CourseOrder::Newest,
+        };
+        let page = |field: &str, n: i32| {
+            if (1..=MAX_PAGE).contains(&n) {
+                Ok(n as u64)
+            } else {
+                Err(AppError::bad_input(format!("`{field}` must be between 1 and {MAX_PAGE}")))
+            }
+        };
+        let (direction, size, from) = match (first, after, last, before) {
+            (_, Some(_), _, Some(_)) | (Some(_), _, Some(_), _) => {
+                return Err(AppError::bad_input(
+                    "page forward (`first`/`after`) or backward (`last`/`before`), not both",
+                )
+                .into())
+            }
+            (first, after, None, None) => (
+                Direction::Forward,
+                page("first", first.unwrap_or(DEFAULT_PAGE))?,
+                after.as_deref().map(|c| CourseCursor::decode(c, order, "after")).transpose()?,
+            ),
+            (None, None, last, before) => (
+                Direction::Backward,
+                page("last", last.unwrap_or(DEFAULT_PAGE))?,
+                before.as_deref().map(|c| CourseCursor::decode(c, order, "before")).transpose()?,
+            ),
+            (Some(_), None, None, Some(_)) => {
+                return Err(AppError::bad_input("`before` pages backward: give `last` with it, not `first`").into())
+            }
+            (None, Some(_), Some(_), None) => {
+                return Err(AppError::bad_input("`after` pages forward: give `first` with it, not `last`").into())
+            }
+        };
+        let cursor_given = from.is_some();
+        let mut rows = pg_store(ctx)?.discover_courses(&filter, order, from, direction, size + 1).await?;
+        let more = rows.len() as u64 > size;
+        if more {
+            match direction {
+                Direction::Forward => rows.truncate(size as usize),
+                // backward pages come back in list order: the extra row is the first
+                Direction::Backward => {
+                    rows.remove(0);
+                }
+            }
         }
-        let after = after.as_deref().map(NewestCursor::decode).transpose()?;
-        let mut rows = pg_store(ctx)?.published_courses_newest(after, first as u64 + 1).await?;
-        let has_next_page = rows.len() > first as usize;
-        rows.truncate(first as usize);
-        let edges: Vec<CourseEdge> = rows
-            .into_iter()
-            .map(|c| CourseEdge {
-                cursor: NewestCursor { created_at: c.created_at, id: c.id }.encode(),
-                node: c.into(),
-            })
-            .collect();
+        let edges: Vec<CourseEdge> =
+            rows.into_iter().map(|r| CourseEdge { cursor: r.cursor.encode(), node: r.course.into() }).collect();
+        let (has_next_page, has_previous_page) = match direction {
+            Direction::Forward => (more, cursor_given),
+            Direction::Backward => (cursor_given, more),
+        };
         let page_info = PageInfo {
             has_next_page,
-            has_previous_page: after.is_some(),
+            has_previous_page,
             start_cursor: edges.first().map(|e| e.cursor.clone()),
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         };
-        Ok(CourseConnection { edges, page_info })
+        Ok(CourseConnection { edges, page_info, filter: Arc::new(filter) })
     }
 
     /// One course, by `id` or by `slug` (exactly one of them), with its lessons; null when

@@ -111,6 +111,27 @@ impl Loader<LessonsByCourse> for PgReader {
     }
 }
 
+/// How many lessons a course has.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct LessonCountOf(pub Uuid);
+
+impl Loader<LessonCountOf> for PgReader {
+    type Value = i64;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[LessonCountOf]) -> Result<HashMap<LessonCountOf, i64>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<LessonCountOf, i64> = keys.iter().map(|k| (*k, 0)).collect();
+        for (course, n) in self.0.lesson_counts(&ids).await? {
+            out.insert(LessonCountOf(course), n);
+        }
+        Ok(out)
+    }
+}
+
 /// A learner's enrolments, newest first.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct EnrollmentsOf(pub Uuid);

@@ -1,6 +1,6 @@
 //! Queries on `lessons`.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{entity::lesson, PgStore};
@@ -15,5 +15,18 @@ impl PgStore {
             .order_by_asc(lesson::Column::CourseId)
             .order_by_asc(lesson::Column::OrderPosition);
         self.call("lessons_by_course_ids", query.all(self.db())).await
+    }
+
+    /// How many lessons each of these courses has (courses without lessons are left out).
+    #[tracing::instrument(skip_all, fields(keys = course_ids.len()))]
+    pub async fn lesson_counts(&self, course_ids: &[Uuid]) -> Result<Vec<(Uuid, i64)>, StoreError> {
+        let query = lesson::Entity::find()
+            .select_only()
+            .column(lesson::Column::CourseId)
+            .column_as(lesson::Column::Id.count(), "n")
+            .filter(lesson::Column::CourseId.is_in(course_ids.iter().copied()))
+            .group_by(lesson::Column::CourseId)
+            .into_tuple::<(Uuid, i64)>();
+        self.call("lesson_counts", query.all(self.db())).await
     }
 }

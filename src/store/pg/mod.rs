@@ -4,6 +4,7 @@
 pub mod attempt;
 pub mod category;
 pub mod course;
+pub mod discovery;
 pub mod enrollment;
 pub mod entity;
 pub mod lesson;
