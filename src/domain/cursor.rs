@@ -136,6 +136,36 @@ fn parse_decimal(raw: &str) -> Option<Decimal> {
     (raw.len() <= 24 && !d.is_sign_negative()).then_some(d)
 }
 
+/// A position in a list ordered by a time, newest first, then by an id (enrolments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeCursor {
+    pub at: DateTime<FixedOffset>,
+    pub id: Uuid,
+}
+
+impl TimeCursor {
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("t1:{}:{}", self.at.timestamp_micros(), self.id.simple()))
+    }
+
+    pub fn decode(raw: &str, field: &str) -> Result<Self, AppError> {
+        let bad = || AppError::bad_input(format!("`{field}` is not a cursor this list returned"));
+        if raw.is_empty() || raw.len() > MAX_CURSOR_LEN {
+            return Err(bad());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        let mut parts = text.split(':');
+        let (Some("t1"), Some(micros), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let micros: i64 = micros.parse().map_err(|_| bad())?;
+        let at = Utc.timestamp_micros(micros).single().ok_or_else(bad)?.fixed_offset();
+        Ok(Self { at, id: Uuid::try_parse(id).map_err(|_| bad())? })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +188,14 @@ mod tests {
             let cursor = CourseCursor { key, id };
             assert_eq!(CourseCursor::decode(&cursor.encode(), key.order(), "after").expect("decodes"), cursor);
         }
+    }
+
+    #[test]
+    fn time_cursors_round_trip_and_refuse_course_cursors() {
+        let c = TimeCursor { at: at(), id: Uuid::from_u128(7) };
+        assert_eq!(TimeCursor::decode(&c.encode(), "after").expect("decodes"), c);
+        let course = CourseCursor { key: CourseKey::Newest(at()), id: Uuid::nil() }.encode();
+        assert!(TimeCursor::decode(&course, "after").is_err());
     }
 
     #[test]

@@ -41,6 +41,12 @@ impl QuizAttempt {
         ID(self.0.id.to_string())
     }
 
+    /// The quiz attempted.
+    async fn quiz(&self, ctx: &Context<'_>) -> Result<Option<super::quiz::Quiz>> {
+        let quiz = crate::loaders::pg(ctx)?.load_one(crate::loaders::QuizById(self.0.quiz_id)).await?;
+        Ok(quiz.map(super::quiz::Quiz))
+    }
+
     /// 1 for the learner's first attempt at this quiz, then 2, 3, …
     async fn attempt_number(&self) -> i32 {
         self.0.attempt_number

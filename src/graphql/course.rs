@@ -188,14 +188,14 @@ pub struct CourseEdge {
 /// Where a page sits in the whole list (Relay).
 #[derive(SimpleObject)]
 pub struct PageInfo {
-    /// Whether more courses follow this page.
-    has_next_page: bool,
-    /// Whether courses precede this page.
-    has_previous_page: bool,
-    /// The first edge's cursor: pass it as `before` for the previous page.
-    start_cursor: Option<String>,
+    /// Whether more items follow this page.
+    pub(crate) has_next_page: bool,
+    /// Whether items precede this page.
+    pub(crate) has_previous_page: bool,
+    /// The first edge's cursor: pass it as `before` for the previous page (where a list pages backward).
+    pub(crate) start_cursor: Option<String>,
     /// The last edge's cursor: pass it as `after` for the next page.
-    end_cursor: Option<String>,
+    pub(crate) end_cursor: Option<String>,
 }
 
 /// A page of courses (Relay connection). Counts and facets cover the whole list, not just

@@ -5,55 +5,167 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{course::may_see, pg_store, signed_in, Course};
+use super::{attempt::QuizAttempt, course::may_see, pg_store, signed_in, Course};
 use crate::{
     auth::{Role, Viewer},
+    domain::cursor::TimeCursor,
     domain::ids::parse_id,
     error::AppError,
-    loaders::{self, CourseById, EnrollmentsOf, ProgressOf, UserById},
+    loaders::{self, CourseById, ProgressOf, UserById},
     projection::docs::ProgressDoc,
     projection::{build, docs::Kind},
     store::pg::{
         enrollment::{Claim, EnrollmentRow, Recorded},
         entity::user,
+        learner::Scope,
     },
 };
 use mongodb::bson::Bson;
 
-/// The signed-in user, with what only they may see.
-pub struct Me(user::Model, Role);
+/// A learner as a reader may see them: the learner themself and admins see everything; an
+/// instructor sees only what concerns the courses they teach.
+pub struct Learner {
+    user: user::Model,
+    scope: Scope,
+    /// Whether the reader may see contact details (the learner themself, admins).
+    private: bool,
+    role: Role,
+}
+
+/// Page sizes of a learner's lists.
+const DEFAULT_PAGE: i32 = 20;
+const MAX_PAGE: i32 = 100;
+
+fn page_size(field: &str, n: i32) -> Result<u64, AppError> {
+    if (1..=MAX_PAGE).contains(&n) {
+        Ok(n as u64)
+    } else {
+        Err(AppError::bad_input(format!("`{field}` must be between 1 and {MAX_PAGE}")))
+    }
+}
 
 #[Object]
-impl Me {
+impl Learner {
     /// The user's id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.user.id.to_string())
     }
 
-    /// The address the user signs in with.
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// The address the user signs in with (null for instructors reading a learner).
+    async fn email(&self) -> Option<&str> {
+        self.private.then_some(self.user.email.as_str())
     }
 
     /// Given name.
     async fn first_name(&self) -> &str {
-        &self.0.first_name
+        &self.user.first_name
     }
 
     /// Family name.
     async fn last_name(&self) -> &str {
-        &self.0.last_name
+        &self.user.last_name
     }
 
-    /// The role the token grants.
+    /// The user's role (for `me`, the role the token grants).
     async fn role(&self) -> Role {
-        self.1
+        self.role
     }
 
-    /// The courses the user is enrolled in, most recent first.
-    async fn enrollments(&self, ctx: &Context<'_>) -> Result<Vec<Enrollment>> {
-        let rows = loaders::pg(ctx)?.load_one(EnrollmentsOf(self.0.id)).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(Enrollment).collect())
+    /// The courses the learner is enrolled in, most recent first, a page at a time.
+    async fn enrollments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (1 to 100, default 20).")] first: Option<i32>,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+    ) -> Result<EnrollmentConnection> {
+        let size = page_size("first", first.unwrap_or(DEFAULT_PAGE))?;
+        let from = after.as_deref().map(|c| TimeCursor::decode(c, "after")).transpose()?;
+        let store = pg_store(ctx)?;
+        let mut rows = store.enrollments_page(self.user.id, self.scope, from.map(|c| (c.at, c.id)), size + 1).await?;
+        let has_next_page = rows.len() as u64 > size;
+        rows.truncate(size as usize);
+        let edges: Vec<EnrollmentEdge> = rows
+            .into_iter()
+            .map(|r| EnrollmentEdge {
+                cursor: TimeCursor { at: r.enrolled_at, id: r.course_id }.encode(),
+                node: Enrollment(r),
+            })
+            .collect();
+        let page_info = super::course::PageInfo {
+            has_next_page,
+            has_previous_page: from.is_some(),
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(EnrollmentConnection { edges, page_info, user: self.user.id, scope: self.scope })
+    }
+
+    /// Where to pick up: unfinished enrolled courses, the most recently opened first.
+    async fn continue_learning(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (1 to 100, default 5).")] first: Option<i32>,
+    ) -> Result<Vec<Enrollment>> {
+        let size = page_size("first", first.unwrap_or(5))?;
+        let rows = pg_store(ctx)?.continue_learning(self.user.id, self.scope, size).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                Enrollment(EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at })
+            })
+            .collect())
+    }
+
+    /// The learner's latest quiz attempts, newest first.
+    async fn recent_quiz_attempts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (1 to 100, default 10).")] first: Option<i32>,
+    ) -> Result<Vec<QuizAttempt>> {
+        let size = page_size("first", first.unwrap_or(10))?;
+        let rows = pg_store(ctx)?.recent_attempts(self.user.id, self.scope, size).await?;
+        Ok(rows.into_iter().map(QuizAttempt).collect())
+    }
+}
+
+/// One enrolment in a page of them.
+#[derive(SimpleObject)]
+pub struct EnrollmentEdge {
+    /// Pass as `after` to get the enrolments that follow this one.
+    cursor: String,
+    /// The enrolment.
+    node: Enrollment,
+}
+
+/// A page of a learner's enrolments (Relay connection).
+pub struct EnrollmentConnection {
+    edges: Vec<EnrollmentEdge>,
+    page_info: super::course::PageInfo,
+    user: Uuid,
+    scope: Scope,
+}
+
+#[Object]
+impl EnrollmentConnection {
+    /// The enrolments of this page, with their cursors.
+    async fn edges(&self) -> &[EnrollmentEdge] {
+        &self.edges
+    }
+
+    /// The enrolments of this page.
+    async fn nodes(&self) -> Vec<&Enrollment> {
+        self.edges.iter().map(|e| &e.node).collect()
+    }
+
+    /// Where this page sits.
+    async fn page_info(&self) -> &super::course::PageInfo {
+        &self.page_info
+    }
+
+    /// How many enrolments there are in all (counted only when asked for).
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let n = pg_store(ctx)?.count_enrollments(self.user, self.scope).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
 
@@ -155,10 +267,29 @@ pub struct LearnerQuery;
 #[Object]
 impl LearnerQuery {
     /// The signed-in user (`UNAUTHENTICATED` without a token).
-    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+    async fn me(&self, ctx: &Context<'_>) -> Result<Learner> {
         let (id, role) = signed_in(ctx).await?;
         let user = loaders::pg(ctx)?.load_one(UserById(id)).await?.ok_or(AppError::Unauthenticated)?;
-        Ok(Me(user, role))
+        Ok(Learner { user, scope: Scope::All, private: true, role })
+    }
+
+    /// A learner's dashboard, for admins (all of it) and for instructors (what concerns the
+    /// courses they teach, for learners enrolled in one). Learners may read only themselves.
+    /// `FORBIDDEN` otherwise; null when no user has this id.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Learner>> {
+        let (viewer, role) = signed_in(ctx).await?;
+        let learner = parse_id("user", &id)?;
+        let (scope, private) = match role {
+            Role::Admin => (Scope::All, true),
+            _ if learner == viewer => (Scope::All, true),
+            Role::Instructor if pg_store(ctx)?.teaches(viewer, learner).await? => (Scope::TaughtBy(viewer), false),
+            _ => return Err(AppError::Forbidden.into()),
+        };
+        let user = loaders::pg(ctx)?.load_one(UserById(learner)).await?;
+        Ok(user.map(|user| {
+            let role = Role::parse(&user.role).unwrap_or(Role::Student);
+            Learner { user, scope, private, role }
+        }))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// A quiz attached to a lesson.
-pub struct Quiz(QuizRow);
+pub struct Quiz(pub(crate) QuizRow);
 
 impl From<QuizRow> for Quiz {
     fn from(row: QuizRow) -> Self {

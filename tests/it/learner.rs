@@ -21,7 +21,7 @@ async fn as_user(app: &TestApp, bearer: &str, query: &str, variables: Value) -> 
     (r.status().as_u16(), r.json().await.expect("json"))
 }
 
-const ME: &str = "{ me { id email role enrollments { course { id title } progress { overallCompletionPercentage lessons { lessonId } } } } }";
+const ME: &str = "{ me { id email role enrollments(first: 100) { nodes { course { id title } progress { overallCompletionPercentage lessons { lessonId } } } } } }";
 
 #[tokio::test]
 async fn me_needs_a_valid_token_and_shows_only_the_signed_in_learner() {
@@ -67,14 +67,18 @@ async fn me_needs_a_valid_token_and_shows_only_the_signed_in_learner() {
     let expected = sql_column(
         &db.direct_url,
         &format!(
-            "SELECT course_id::text FROM enrollments WHERE user_id = '{learner}' ORDER BY enrolled_at DESC, course_id"
+            "SELECT course_id::text FROM enrollments WHERE user_id = '{learner}' ORDER BY enrolled_at DESC, course_id DESC"
         ),
     )
     .await;
-    let got: Vec<&str> =
-        me["enrollments"].as_array().expect("list").iter().map(|e| e["course"]["id"].as_str().expect("id")).collect();
+    let got: Vec<&str> = me["enrollments"]["nodes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|e| e["course"]["id"].as_str().expect("id"))
+        .collect();
     assert_eq!(got, expected);
-    assert!(me["enrollments"]
+    assert!(me["enrollments"]["nodes"]
         .as_array()
         .expect("list")
         .iter()
@@ -231,11 +235,11 @@ async fn lesson_progress_never_goes_back_accumulates_time_and_answers_with_the_f
     let (_, me) = as_user(
         &app,
         &bearer,
-        "{ me { enrollments { course { id } progress { totalTimeSpentMinutes overallCompletionPercentage } } } }",
+        "{ me { enrollments { nodes { course { id } progress { totalTimeSpentMinutes overallCompletionPercentage } } } } }",
         json!({}),
     )
     .await;
-    let enrolment = data(&me)["me"]["enrollments"]
+    let enrolment = data(&me)["me"]["enrollments"]["nodes"]
         .as_array()
         .expect("list")
         .iter()
@@ -318,16 +322,20 @@ async fn a_deactivated_learner_and_an_unpublished_course_drop_out_of_view() {
     .remove(0);
     let (learner, course) = row.split_once(',').expect("pair");
     let bearer = token(learner, "student", 600);
-    let q = "{ me { enrollments { course { id } } } }";
+    let q = "{ me { enrollments { nodes { course { id } } } } }";
     let (_, body) = as_user(&app, &bearer, q, json!({})).await;
-    assert!(data(&body)["me"]["enrollments"].as_array().expect("list").iter().any(|e| e["course"]["id"] == course));
+    assert!(data(&body)["me"]["enrollments"]["nodes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|e| e["course"]["id"] == course));
 
     // the course is unpublished: the enrolment stays, the course is no longer shown
     crate::support::sql_exec(&db.direct_url, &format!("UPDATE courses SET is_published = false WHERE id = '{course}'"))
         .await;
     let (_, body) = as_user(&app, &bearer, q, json!({})).await;
     let shown: Vec<&Value> =
-        data(&body)["me"]["enrollments"].as_array().expect("list").iter().map(|e| &e["course"]).collect();
+        data(&body)["me"]["enrollments"]["nodes"].as_array().expect("list").iter().map(|e| &e["course"]).collect();
     assert!(shown.iter().all(|c| c.is_null() || c["id"] != course), "{shown:?}");
 
     // the learner is deactivated: their unexpired token no longer signs them in

@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod courses;
+mod dashboard;
 mod discovery;
 mod learner;
 mod migrations;

@@ -7,6 +7,7 @@ pub mod course;
 pub mod discovery;
 pub mod enrollment;
 pub mod entity;
+pub mod learner;
 pub mod lesson;
 pub mod pooler;
 pub mod quiz;
