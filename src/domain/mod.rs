@@ -4,3 +4,4 @@ pub mod cursor;
 pub mod grading;
 pub mod ids;
 pub mod quiz;
+pub mod slug;

@@ -28,7 +28,7 @@ const DEFAULT_PAGE: i32 = 20;
 const MAX_PAGE: i32 = 100;
 
 /// How hard a course is.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum CourseLevel {
     Beginner,
     Intermediate,
@@ -113,6 +113,11 @@ impl Course {
     /// Whether the course costs nothing.
     async fn is_free(&self) -> bool {
         self.0.price.is_zero()
+    }
+
+    /// Whether learners can find it (drafts are seen by their instructor and admins only).
+    async fn is_published(&self) -> bool {
+        self.0.is_published
     }
 
     /// Average rating, 0 to 5.

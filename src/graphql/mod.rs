@@ -1,6 +1,7 @@
 //! The GraphQL schema: one file per domain; resolvers call a loader or one store function.
 
 mod attempt;
+mod authoring;
 mod category;
 mod course;
 mod learner;
@@ -19,7 +20,12 @@ pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQ
 
 /// The root mutation: every write goes to PostgreSQL in one transaction.
 #[derive(MergedObject, Default)]
-pub struct Mutation(learner::LearnerMutation, learner::ProgressMutation, attempt::AttemptMutation);
+pub struct Mutation(
+    learner::LearnerMutation,
+    learner::ProgressMutation,
+    attempt::AttemptMutation,
+    authoring::AuthoringMutation,
+);
 
 pub type LearnGraphSchema = Schema<Query, Mutation, EmptySubscription>;
 

@@ -87,8 +87,9 @@ async fn execute(
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
             // async-graphql's own errors for argument values the client sent carry no code
-            let bad_argument =
-                error.message.starts_with("Failed to parse") || error.message.starts_with("Invalid value for argument");
+            let bad_argument = ["Failed to parse", "Invalid value for argument", "Expected input type"]
+                .iter()
+                .any(|p| error.message.starts_with(p));
             let code = match (request_error, bad_argument) {
                 (true, _) => "GRAPHQL_VALIDATION_FAILED",
                 (false, true) => "BAD_USER_INPUT",

@@ -20,10 +20,6 @@ pub struct PgReader(pub PgStore);
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct CourseById(pub Uuid);
 
-/// A course by its slug.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
-pub struct CourseBySlug(pub String);
-
 /// A category by its id.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct CategoryById(pub Uuid);
@@ -47,20 +43,6 @@ impl Loader<CourseById> for PgReader {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let rows = self.0.courses_by_ids(&ids).await?;
         Ok(rows.into_iter().map(|c| (CourseById(c.id), c)).collect())
-    }
-}
-
-impl Loader<CourseBySlug> for PgReader {
-    type Value = course::Model;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[CourseBySlug]) -> Result<HashMap<CourseBySlug, course::Model>, AppError> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let slugs: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
-        let rows = self.0.courses_by_slugs(&slugs).await?;
-        Ok(rows.into_iter().map(|c| (CourseBySlug(c.slug.clone()), c)).collect())
     }
 }
 

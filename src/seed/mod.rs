@@ -19,7 +19,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use self::words::*;
-use crate::store::pg::PgStore;
+use crate::{domain::slug::slugify, store::pg::PgStore};
 
 /// How much data to generate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -308,18 +308,6 @@ struct QuizRow {
 
 fn uuid(rng: &mut ChaCha8Rng) -> Uuid {
     uuid::Builder::from_random_bytes(rng.gen()).into_uuid()
-}
-
-fn slugify(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii_alphanumeric() {
-            out.push(c.to_ascii_lowercase());
-        } else if !out.ends_with('-') && !out.is_empty() {
-            out.push('-');
-        }
-    }
-    out.trim_end_matches('-').to_owned()
 }
 
 fn sentence(rng: &mut ChaCha8Rng, words: usize) -> String {

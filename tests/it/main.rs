@@ -4,6 +4,7 @@
 
 mod support;
 
+mod authoring;
 mod cli;
 mod courses;
 mod dashboard;

@@ -13,11 +13,4 @@ impl PgStore {
         let query = course::Entity::find().filter(course::Column::Id.is_in(ids.iter().copied()));
         self.call("courses_by_ids", query.all(self.db())).await
     }
-
-    /// Courses by slug, in no particular order.
-    #[tracing::instrument(skip_all, fields(keys = slugs.len()))]
-    pub async fn courses_by_slugs(&self, slugs: &[String]) -> Result<Vec<course::Model>, StoreError> {
-        let query = course::Entity::find().filter(course::Column::Slug.is_in(slugs.iter().cloned()));
-        self.call("courses_by_slugs", query.all(self.db())).await
-    }
 }

@@ -29,4 +29,11 @@ impl PgStore {
             .into_tuple::<(Uuid, i64)>();
         self.call("lesson_counts", query.all(self.db())).await
     }
+
+    /// Lessons by id, in no particular order.
+    #[tracing::instrument(skip_all, fields(keys = ids.len()))]
+    pub async fn lessons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<lesson::Model>, StoreError> {
+        let query = lesson::Entity::find().filter(lesson::Column::Id.is_in(ids.iter().copied()));
+        self.call("lessons_by_ids", query.all(self.db())).await
+    }
 }

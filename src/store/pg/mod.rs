@@ -2,6 +2,7 @@
 //! Every call runs under the configured statement deadline and is counted.
 
 pub mod attempt;
+pub mod authoring;
 pub mod category;
 pub mod course;
 pub mod discovery;
