@@ -14,11 +14,15 @@ use crate::{
         ids::parse_id,
     },
     error::AppError,
-    loaders::{self, CategoryById, CourseDocById, CourseDocBySlug, LessonCountOf, LessonsByCourse, UserById},
+    loaders::{
+        self, CategoryById, CourseDocById, CourseDocBySlug, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse,
+        UserById,
+    },
     projection::docs::CourseDoc,
     store::pg::{
         discovery::{CourseFilter, Direction},
         entity::{course, lesson},
+        stats::CourseFigures,
     },
 };
 use uuid::Uuid;
@@ -171,6 +175,23 @@ impl Course {
         Ok(clamp(n))
     }
 
+    /// Enrolment, completion and quiz figures, and where learners drop off: for the course's
+    /// instructor and admins only (`FORBIDDEN` otherwise).
+    async fn stats(&self, ctx: &Context<'_>) -> Result<CourseStats> {
+        let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
+        let allowed = match viewer {
+            Viewer::User { role: Role::Admin, .. } => true,
+            Viewer::User { id, role: Role::Instructor } => self.0.instructor_id == Some(id),
+            _ => false,
+        };
+        if !allowed {
+            return Err(AppError::Forbidden.into());
+        }
+        super::signed_in(ctx).await?;
+        let figures = loaders::pg(ctx)?.load_one(FiguresOf(self.0.id)).await?.ok_or(AppError::Internal)?;
+        Ok(CourseStats { figures })
+    }
+
     /// The course's lessons in order (their outline).
     async fn lessons(&self, ctx: &Context<'_>) -> Result<Vec<Lesson>> {
         let lessons = match &self.1 {
@@ -179,6 +200,93 @@ impl Course {
         };
         Ok(lessons.into_iter().map(Lesson::from).collect())
     }
+}
+
+/// How a course is doing (PostgreSQL aggregates, computed when asked for).
+pub struct CourseStats {
+    figures: CourseFigures,
+}
+
+fn ratio(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+#[Object]
+impl CourseStats {
+    /// Learners enrolled now.
+    async fn enrollments(&self) -> i32 {
+        clamp(self.figures.enrollments)
+    }
+
+    /// Enrolled learners who have opened at least one lesson.
+    async fn active_learners(&self) -> i32 {
+        clamp(self.figures.active_learners)
+    }
+
+    /// Enrolled learners who completed every lesson.
+    async fn completed_learners(&self) -> i32 {
+        clamp(self.figures.completed_learners)
+    }
+
+    /// Completed learners over enrolled learners, 0 to 1.
+    async fn completion_rate(&self) -> f64 {
+        ratio(self.figures.completed_learners, self.figures.enrollments)
+    }
+
+    /// Mean score (0 to 100) of submitted attempts at the course's quizzes; null without any.
+    async fn average_quiz_score(&self) -> Option<f64> {
+        self.figures.average_quiz_score
+    }
+
+    /// Submitted attempts at the course's quizzes.
+    async fn submitted_quiz_attempts(&self) -> i32 {
+        clamp(self.figures.submitted_attempts)
+    }
+
+    /// Per lesson, in order: how many enrolled learners started and completed it, and the
+    /// drop-off before it.
+    async fn lessons(&self, ctx: &Context<'_>) -> Result<Vec<LessonStats>> {
+        let funnel = loaders::pg(ctx)?.load_one(FunnelOf(self.figures.course_id)).await?.unwrap_or_default();
+        let mut base = self.figures.enrollments;
+        Ok(funnel
+            .into_iter()
+            .map(|f| {
+                // nobody to lose before this lesson: no drop-off
+                let drop_off = if base > 0 { (1.0 - ratio(f.started, base)).max(0.0) } else { 0.0 };
+                base = f.completed;
+                LessonStats {
+                    lesson_id: ID(f.lesson_id.to_string()),
+                    position: f.position,
+                    started: clamp(f.started),
+                    completed: clamp(f.completed),
+                    completion_rate: ratio(f.completed, f.started),
+                    drop_off_rate: drop_off,
+                }
+            })
+            .collect())
+    }
+}
+
+/// How enrolled learners got through one lesson.
+#[derive(SimpleObject)]
+pub struct LessonStats {
+    /// The lesson.
+    lesson_id: ID,
+    /// Its place in the course, from 1.
+    position: i32,
+    /// Enrolled learners who opened it.
+    started: i32,
+    /// Enrolled learners who completed it.
+    completed: i32,
+    /// Completed over started, 0 to 1.
+    completion_rate: f64,
+    /// Of the learners who completed the lesson before (enrolled learners, for the first),
+    /// the share who never started this one, 0 to 1.
+    drop_off_rate: f64,
 }
 
 /// One course in a page of courses.
@@ -297,7 +405,7 @@ fn clamp(n: i64) -> i32 {
 }
 
 /// Narrows a course list; every field is optional, and all given ones must hold.
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, Clone)]
 pub struct CourseFilterInput {
     /// Courses in this category or any of its subcategories.
     category_id: Option<ID>,
@@ -326,7 +434,7 @@ const MAX_TAG_LEN: usize = 50;
 
 impl CourseFilterInput {
     /// The store's filter, or a `BAD_USER_INPUT` naming the field.
-    fn validate(self) -> Result<CourseFilter, AppError> {
+    pub(crate) fn validate(self) -> Result<CourseFilter, AppError> {
         let bad = |field: &str, why: &str| AppError::bad_input(format!("`filter.{field}` {why}"));
         let mut levels: Vec<&'static str> =
             self.levels.unwrap_or_default().into_iter().map(CourseLevel::as_db).collect();
@@ -377,6 +485,7 @@ impl CourseFilterInput {
             min_rating,
             tags,
             search,
+            drafts: false,
         })
     }
 }
@@ -406,6 +515,81 @@ impl From<CourseOrderBy> for CourseOrder {
             CourseOrderBy::Price => Self::Price,
         }
     }
+}
+
+/// A page of the courses `filter` holds, in `order_by` (or its default), one way or the other.
+pub(crate) async fn list_courses(
+    ctx: &Context<'_>,
+    filter: CourseFilter,
+    order_by: Option<CourseOrderBy>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<CourseConnection> {
+    let order = match (order_by, &filter.search) {
+        (Some(CourseOrderBy::Relevance), None) => {
+            return Err(AppError::bad_input("`orderBy: RELEVANCE` needs a `filter.search`").into())
+        }
+        (Some(order), _) => CourseOrder::from(order),
+        (None, Some(_)) => CourseOrder::Relevance,
+        (None, None) => CourseOrder::Newest,
+    };
+    let page = |field: &str, n: i32| {
+        if (1..=MAX_PAGE).contains(&n) {
+            Ok(n as u64)
+        } else {
+            Err(AppError::bad_input(format!("`{field}` must be between 1 and {MAX_PAGE}")))
+        }
+    };
+    let (direction, size, from) = match (first, after, last, before) {
+        (_, Some(_), _, Some(_)) | (Some(_), _, Some(_), _) => {
+            return Err(
+                AppError::bad_input("page forward (`first`/`after`) or backward (`last`/`before`), not both").into()
+            )
+        }
+        (first, after, None, None) => (
+            Direction::Forward,
+            page("first", first.unwrap_or(DEFAULT_PAGE))?,
+            after.as_deref().map(|c| CourseCursor::decode(c, order, "after")).transpose()?,
+        ),
+        (None, None, last, before) => (
+            Direction::Backward,
+            page("last", last.unwrap_or(DEFAULT_PAGE))?,
+            before.as_deref().map(|c| CourseCursor::decode(c, order, "before")).transpose()?,
+        ),
+        (Some(_), None, None, Some(_)) => {
+            return Err(AppError::bad_input("`before` pages backward: give `last` with it, not `first`").into())
+        }
+        (None, Some(_), Some(_), None) => {
+            return Err(AppError::bad_input("`after` pages forward: give `first` with it, not `last`").into())
+        }
+    };
+    let cursor_given = from.is_some();
+    let mut rows = pg_store(ctx)?.discover_courses(&filter, order, from, direction, size + 1).await?;
+    let more = rows.len() as u64 > size;
+    if more {
+        match direction {
+            Direction::Forward => rows.truncate(size as usize),
+            // backward pages come back in list order: the extra row is the first
+            Direction::Backward => {
+                rows.remove(0);
+            }
+        }
+    }
+    let edges: Vec<CourseEdge> =
+        rows.into_iter().map(|r| CourseEdge { cursor: r.cursor.encode(), node: r.course.into() }).collect();
+    let (has_next_page, has_previous_page) = match direction {
+        Direction::Forward => (more, cursor_given),
+        Direction::Backward => (cursor_given, more),
+    };
+    let page_info = PageInfo {
+        has_next_page,
+        has_previous_page,
+        start_cursor: edges.first().map(|e| e.cursor.clone()),
+        end_cursor: edges.last().map(|e| e.cursor.clone()),
+    };
+    Ok(CourseConnection { edges, page_info, filter: Arc::new(filter) })
 }
 
 /// Whether `viewer` may see an unpublished course.
@@ -445,70 +629,7 @@ impl CourseQuery {
         #[graphql(desc = "End before this cursor (a `startCursor` or edge `cursor`).")] before: Option<String>,
     ) -> Result<CourseConnection> {
         let filter = filter.unwrap_or_default().validate()?;
-        let order = match (order_by, &filter.search) {
-            (Some(CourseOrderBy::Relevance), None) => {
-                return Err(AppError::bad_input("`orderBy: RELEVANCE` needs a `filter.search`").into())
-            }
-            (Some(order), _) => CourseOrder::from(order),
-            (None, Some(_)) => CourseOrder::Relevance,
-            (None, None) => CourseOrder::Newest,
-        };
-        let page = |field: &str, n: i32| {
-            if (1..=MAX_PAGE).contains(&n) {
-                Ok(n as u64)
-            } else {
-                Err(AppError::bad_input(format!("`{field}` must be between 1 and {MAX_PAGE}")))
-            }
-        };
-        let (direction, size, from) = match (first, after, last, before) {
-            (_, Some(_), _, Some(_)) | (Some(_), _, Some(_), _) => {
-                return Err(AppError::bad_input(
-                    "page forward (`first`/`after`) or backward (`last`/`before`), not both",
-                )
-                .into())
-            }
-            (first, after, None, None) => (
-                Direction::Forward,
-                page("first", first.unwrap_or(DEFAULT_PAGE))?,
-                after.as_deref().map(|c| CourseCursor::decode(c, order, "after")).transpose()?,
-            ),
-            (None, None, last, before) => (
-                Direction::Backward,
-                page("last", last.unwrap_or(DEFAULT_PAGE))?,
-                before.as_deref().map(|c| CourseCursor::decode(c, order, "before")).transpose()?,
-            ),
-            (Some(_), None, None, Some(_)) => {
-                return Err(AppError::bad_input("`before` pages backward: give `last` with it, not `first`").into())
-            }
-            (None, Some(_), Some(_), None) => {
-                return Err(AppError::bad_input("`after` pages forward: give `first` with it, not `last`").into())
-            }
-        };
-        let cursor_given = from.is_some();
-        let mut rows = pg_store(ctx)?.discover_courses(&filter, order, from, direction, size + 1).await?;
-        let more = rows.len() as u64 > size;
-        if more {
-            match direction {
-                Direction::Forward => rows.truncate(size as usize),
-                // backward pages come back in list order: the extra row is the first
-                Direction::Backward => {
-                    rows.remove(0);
-                }
-            }
-        }
-        let edges: Vec<CourseEdge> =
-            rows.into_iter().map(|r| CourseEdge { cursor: r.cursor.encode(), node: r.course.into() }).collect();
-        let (has_next_page, has_previous_page) = match direction {
-            Direction::Forward => (more, cursor_given),
-            Direction::Backward => (cursor_given, more),
-        };
-        let page_info = PageInfo {
-            has_next_page,
-            has_previous_page,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        };
-        Ok(CourseConnection { edges, page_info, filter: Arc::new(filter) })
+        list_courses(ctx, filter, order_by, first, after, last, before).await
     }
 
     /// One course, by `id` or by `slug` (exactly one of them), with its lessons; null when

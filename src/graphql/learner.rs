@@ -5,7 +5,11 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{attempt::QuizAttempt, course::may_see, pg_store, signed_in, Course};
+use super::{
+    attempt::QuizAttempt,
+    course::{list_courses, may_see, CourseConnection, CourseFilterInput, CourseOrderBy},
+    pg_store, signed_in, Course,
+};
 use crate::{
     auth::{Role, Viewer},
     domain::cursor::TimeCursor,
@@ -98,6 +102,25 @@ impl Learner {
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         };
         Ok(EnrollmentConnection { edges, page_info, user: self.user.id, scope: self.scope })
+    }
+
+    /// The courses this user teaches, newest first; drafts included for the user themself and
+    /// admins. Takes the same filters, orders and paging as `courses`.
+    #[allow(clippy::too_many_arguments)]
+    async fn taught_courses(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CourseFilterInput>,
+        order_by: Option<CourseOrderBy>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<CourseConnection> {
+        let mut filter = filter.unwrap_or_default().validate()?;
+        filter.instructor = Some(self.user.id);
+        filter.drafts = self.private;
+        list_courses(ctx, filter, order_by, first, after, last, before).await
     }
 
     /// Where to pick up: unfinished enrolled courses, the most recently opened first.

@@ -12,8 +12,8 @@ use async_graphql::{dataloader::DataLoader, Context};
 pub use self::{
     mongo::{CourseDocById, CourseDocBySlug, ProgressOf, ReadModelReader},
     pg::{
-        AttemptsOf, CategoryById, CourseById, EnrollmentsOf, LessonCountOf, LessonsByCourse, PgReader, QuizById,
-        QuizzesOfLesson, UserById,
+        AttemptsOf, CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse,
+        PgReader, QuizById, QuizzesOfLesson, UserById,
     },
 };
 use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};

@@ -114,6 +114,44 @@ impl Loader<LessonCountOf> for PgReader {
     }
 }
 
+/// A course's headline figures (instructor statistics).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct FiguresOf(pub Uuid);
+
+impl Loader<FiguresOf> for PgReader {
+    type Value = crate::store::pg::stats::CourseFigures;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[FiguresOf]) -> Result<HashMap<FiguresOf, Self::Value>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        Ok(self.0.course_figures(&ids).await?.into_iter().map(|f| (FiguresOf(f.course_id), f)).collect())
+    }
+}
+
+/// A course's per-lesson funnel, in lesson order (instructor statistics).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct FunnelOf(pub Uuid);
+
+impl Loader<FunnelOf> for PgReader {
+    type Value = Vec<crate::store::pg::stats::LessonFunnel>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[FunnelOf]) -> Result<HashMap<FunnelOf, Self::Value>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let mut out: HashMap<FunnelOf, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
+        for row in self.0.lesson_funnels(&ids).await? {
+            out.entry(FunnelOf(row.course_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
 /// A learner's enrolments, newest first.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct EnrollmentsOf(pub Uuid);

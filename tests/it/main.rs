@@ -16,3 +16,4 @@ mod projection;
 mod quizzes;
 mod readiness;
 mod schema;
+mod stats;

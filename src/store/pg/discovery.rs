@@ -33,6 +33,8 @@ pub struct CourseFilter {
     /// Words matched against title and description (stemmed), or close to words of the title
     /// (trigram word similarity, for typos).
     pub search: Option<String>,
+    /// Drafts too (an instructor's own list); otherwise published courses only.
+    pub drafts: bool,
 }
 
 /// Which way a page is read from its cursor.
@@ -79,7 +81,7 @@ impl Sql {
 /// Appends ` WHERE …` for `filter` (published courses only) and returns the search's
 /// placeholders, if any, for a relevance expression to reuse.
 fn push_where(sql: &mut Sql, filter: &CourseFilter) -> Option<Search> {
-    sql.push(" WHERE c.is_published");
+    sql.push(if filter.drafts { " WHERE true" } else { " WHERE c.is_published" });
     if let Some(category) = filter.category {
         // UNION (not UNION ALL) stops at a cycle instead of looping
         let p = sql.bind(category);

@@ -12,6 +12,7 @@ pub mod learner;
 pub mod lesson;
 pub mod pooler;
 pub mod quiz;
+pub mod stats;
 pub mod user;
 
 use std::{
