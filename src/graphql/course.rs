@@ -175,6 +175,14 @@ impl Course {
         Ok(clamp(n))
     }
 
+    /// The signed-in learner's progress in this course, their latest writes included; null
+    /// when nobody is signed in or the learner is not enrolled.
+    async fn my_progress(&self, ctx: &Context<'_>) -> Result<Option<super::learner::Progress>> {
+        let Some(Viewer::User { id, .. }) = ctx.data_opt::<Viewer>().copied() else { return Ok(None) };
+        let key = loaders::ProgressOf { user: id, course: self.0.id };
+        Ok(loaders::read_models(ctx)?.load_one(key).await?.map(super::learner::Progress))
+    }
+
     /// Enrolment, completion and quiz figures, and where learners drop off: for the course's
     /// instructor and admins only (`FORBIDDEN` otherwise).
     async fn stats(&self, ctx: &Context<'_>) -> Result<CourseStats> {
@@ -198,7 +206,7 @@ impl Course {
             Some(embedded) => embedded.clone(),
             None => loaders::pg(ctx)?.load_one(LessonsByCourse(self.0.id)).await?.unwrap_or_default(),
         };
-        Ok(lessons.into_iter().map(Lesson::from).collect())
+        Ok(Lesson::all_of(lessons))
     }
 }
 

@@ -217,7 +217,7 @@ impl Enrollment {
 }
 
 /// Progress through a course.
-pub struct Progress(ProgressDoc);
+pub struct Progress(pub(crate) ProgressDoc);
 
 /// Progress through one lesson.
 #[derive(SimpleObject)]

@@ -1,25 +1,57 @@
 //! Lessons, as the course outline shows them.
 
+use std::{collections::HashMap, sync::Arc};
+
 use async_graphql::{Context, Json, Object, Result, ID};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
 
 use super::quiz::{visible, Quiz};
 use crate::{
     auth::{Role, Viewer},
     error::AppError,
     loaders::{self, CourseById, EnrollmentsOf, QuizzesOfLesson},
-    store::pg::entity::lesson,
+    store::pg::{entity::lesson, quiz::QuizRow},
 };
 
 /// One lesson of a course (its outline: content arrives with the course page).
-pub struct Lesson(lesson::Model);
+pub struct Lesson(lesson::Model, Option<Arc<Siblings>>);
+
+/// What the lessons of one course listed together share in a request: the viewer's access to
+/// the course and the quizzes of all of them, each loaded once for the whole list. (A batch
+/// per list, not per lesson: however long the list, and however slowly its resolvers are
+/// polled, the loader is asked once.)
+pub struct Siblings {
+    ids: Vec<Uuid>,
+    access: OnceCell<bool>,
+    quizzes: OnceCell<HashMap<QuizzesOfLesson, Vec<QuizRow>>>,
+}
 
 impl Lesson {
+    /// The lessons of one course, sharing their loads.
+    pub fn all_of(lessons: Vec<lesson::Model>) -> Vec<Lesson> {
+        let shared = Arc::new(Siblings {
+            ids: lessons.iter().map(|l| l.id).collect(),
+            access: OnceCell::new(),
+            quizzes: OnceCell::new(),
+        });
+        lessons.into_iter().map(|l| Lesson(l, Some(shared.clone()))).collect()
+    }
+
     /// Free lessons are open to all; the rest to learners enrolled in the course, its
     /// instructor and admins.
     async fn may_read(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
         if self.0.is_free {
             return Ok(true);
         }
+        match &self.1 {
+            Some(shared) => shared.access.get_or_try_init(|| self.course_access(ctx)).await.copied(),
+            None => self.course_access(ctx).await,
+        }
+    }
+
+    /// Whether the viewer may read the course's lessons that are not free.
+    async fn course_access(&self, ctx: &Context<'_>) -> Result<bool, AppError> {
         match ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous) {
             Viewer::Anonymous => Ok(false),
             Viewer::User { role: Role::Admin, .. } => Ok(true),
@@ -41,7 +73,7 @@ impl Lesson {
 
 impl From<lesson::Model> for Lesson {
     fn from(model: lesson::Model) -> Self {
-        Self(model)
+        Self(model, None)
     }
 }
 
@@ -100,7 +132,20 @@ impl Lesson {
     /// The lesson's active quizzes.
     async fn quizzes(&self, ctx: &Context<'_>) -> Result<Vec<Quiz>> {
         let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
-        let quizzes = loaders::pg(ctx)?.load_one(QuizzesOfLesson(self.0.id)).await?.unwrap_or_default();
+        let key = QuizzesOfLesson(self.0.id);
+        let quizzes = match &self.1 {
+            Some(shared) => {
+                let all = shared
+                    .quizzes
+                    .get_or_try_init(|| async {
+                        let keys = shared.ids.iter().map(|id| QuizzesOfLesson(*id));
+                        loaders::pg(ctx)?.load_many(keys).await
+                    })
+                    .await?;
+                all.get(&key).cloned().unwrap_or_default()
+            }
+            None => loaders::pg(ctx)?.load_one(key).await?.unwrap_or_default(),
+        };
         Ok(quizzes.into_iter().filter(|q| visible(viewer, q)).map(Quiz::from).collect())
     }
 }

@@ -15,5 +15,6 @@ mod pooler;
 mod projection;
 mod quizzes;
 mod readiness;
+mod round_trips;
 mod schema;
 mod stats;

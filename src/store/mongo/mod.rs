@@ -3,10 +3,17 @@
 
 pub mod setup;
 
-use std::time::Duration;
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use mongodb::{
     bson::doc,
+    event::{command::CommandEvent, EventHandler},
     options::{
         Acknowledgment, ClientOptions, Compressor, ReadPreference, ReadPreferenceOptions, SelectionCriteria,
         WriteConcern,
@@ -26,6 +33,26 @@ pub struct MongoStore {
     client: Client,
     db: Database,
     op_timeout: Duration,
+    stats: Arc<MongoStats>,
+}
+
+/// Counters kept from the driver's command events.
+#[derive(Default, Debug)]
+pub struct MongoStats {
+    commands: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl MongoStats {
+    /// Commands sent since start (heartbeats are not commands): tests assert on differences.
+    pub fn commands(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
+    }
+
+    /// Commands the server answered with an error, or that failed on the wire.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
 }
 
 impl MongoStore {
@@ -63,13 +90,28 @@ impl MongoStore {
                 })
                 .collect(),
         );
+        let stats = Arc::new(MongoStats::default());
+        let counters = stats.clone();
+        options.command_event_handler = Some(EventHandler::callback(move |event: CommandEvent| match event {
+            CommandEvent::Started(_) => {
+                counters.commands.fetch_add(1, Ordering::Relaxed);
+            }
+            CommandEvent::Failed(_) => {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }));
         let client = Client::with_options(options).map_err(invalid)?;
         let db = client.database(&config.database);
-        Ok(Self { client, db, op_timeout: config.op_timeout })
+        Ok(Self { client, db, op_timeout: config.op_timeout, stats })
     }
 
     pub fn database(&self) -> &Database {
         &self.db
+    }
+
+    pub fn stats(&self) -> &Arc<MongoStats> {
+        &self.stats
     }
 
     /// The deadline around each call.
