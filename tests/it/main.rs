@@ -5,6 +5,7 @@
 mod support;
 
 mod authoring;
+mod authorization;
 mod cli;
 mod courses;
 mod dashboard;
