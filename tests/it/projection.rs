@@ -20,7 +20,7 @@ use learngraph::{
 use mongodb::bson::{doc, Bson, Document};
 use rand::{Rng, SeedableRng};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::{data, free_port, sql_column, stack, tool, wait_for_port, Child, TestApp, TestDb};
 
@@ -543,4 +543,95 @@ async fn two_serve_processes_project_the_same_stores_without_going_backwards() {
     let regressions = watcher.await.expect("watcher");
     assert!(regressions.is_empty(), "versions went backwards: {regressions:?}");
     assert_verified(&pg, &mongo).await;
+}
+
+#[tokio::test]
+async fn every_read_answers_the_same_with_mongo_stopped() {
+    // a Mongo of this test's own, stopped halfway
+    let port = free_port();
+    let mongo_server = Child(
+        std::process::Command::new(tool("LG_SECANTUS_BIN"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path", ":memory:"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start SecantusDB"),
+    );
+    wait_for_port(port, Duration::from_secs(20)).await;
+    let uri = format!("mongodb://127.0.0.1:{port}/");
+    let db = TestDb::seeded_ci().await;
+    let (pg, mongo) = stores(&db, &uri).await;
+    maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    let app = TestApp::spawn_with(db.config(&[
+        ("MONGODB_URI", &uri),
+        ("MONGO_READ_TIMEOUT", "300"),
+        ("AUTH_JWT_HS256_SECRET", crate::support::TEST_JWT_SECRET),
+    ]))
+    .await;
+    let one = |sql: &'static str| {
+        let url = db.direct_url.clone();
+        async move { sql_column(&url, sql).await.remove(0) }
+    };
+    let learner = one("SELECT a.user_id::text FROM quiz_attempts a JOIN users u ON u.id = a.user_id AND u.is_active \
+         GROUP BY a.user_id ORDER BY count(*) DESC, a.user_id LIMIT 1")
+    .await;
+    let course = sql_column(
+        &db.direct_url,
+        &format!("SELECT course_id::text FROM enrollments WHERE user_id = '{learner}' ORDER BY course_id LIMIT 1"),
+    )
+    .await
+    .remove(0);
+    let slug = sql_column(&db.direct_url, &format!("SELECT slug FROM courses WHERE id = '{course}'")).await.remove(0);
+    let quiz = sql_column(
+        &db.direct_url,
+        &format!("SELECT quiz_id::text FROM quiz_attempts WHERE user_id = '{learner}' ORDER BY quiz_id LIMIT 1"),
+    )
+    .await
+    .remove(0);
+    let instructor =
+        sql_column(&db.direct_url, &format!("SELECT instructor_id::text FROM courses WHERE id = '{course}'"))
+            .await
+            .remove(0);
+    let as_learner = crate::support::token(&learner, "student", 600);
+    let as_instructor = crate::support::token(&instructor, "instructor", 600);
+    let reads: Vec<(&str, String, Value)> = vec![
+        (&as_learner, "{ courses(first: 20, orderBy: RATING) { totalCount nodes { id title category { name } instructor { displayName } lessonCount } } }".into(), json!({})),
+        (&as_learner, "query($id: ID!) { course(id: $id) { title tags lessons { title position isLocked content quizzes { title } } myProgress { overallCompletionPercentage lessons { lessonId completionPercentage } } } }".into(), json!({ "id": course })),
+        (&as_learner, "query($slug: String!) { course(slug: $slug) { id title lessonCount } }".into(), json!({ "slug": slug })),
+        (&as_learner, "{ me { enrollments(first: 50) { totalCount nodes { course { title } progress { overallCompletionPercentage totalTimeSpentMinutes lessons { lessonId } } } } continueLearning { course { id } } recentQuizAttempts { id score } } }".into(), json!({})),
+        (&as_learner, "query($id: ID!) { quiz(id: $id) { title questions { id prompt } myAttempts { attemptNumber score feedback { questionId correct } } myBestScore } }".into(), json!({ "id": quiz })),
+        (&as_instructor, "query($id: ID!) { user(id: $id) { enrollments { nodes { course { id } progress { overallCompletionPercentage } } } } }".into(), json!({ "id": learner })),
+        (&as_instructor, "query($id: ID!) { course(id: $id) { stats { enrollments completionRate lessons { started } } } }".into(), json!({ "id": course })),
+    ];
+    let run = || async {
+        let mut bodies = Vec::new();
+        for (bearer, query, variables) in &reads {
+            let body: Value = app
+                .client()
+                .post(app.url("/graphql"))
+                .bearer_auth(bearer)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .expect("send")
+                .json()
+                .await
+                .expect("json");
+            assert!(body.get("errors").is_none(), "{query}: {body}");
+            bodies.push(body);
+        }
+        bodies
+    };
+    let stats = app.state.read_models.stats.clone();
+    let with_mongo = run().await;
+    assert!(stats.mongo_hits.load(Ordering::Relaxed) > 0, "Mongo answered while up");
+    let fallbacks = stats.fallbacks.load(Ordering::Relaxed);
+
+    drop(mongo_server);
+    let without_mongo = run().await;
+    for (i, (a, b)) in with_mongo.iter().zip(&without_mongo).enumerate() {
+        assert_eq!(a, b, "read {i} answers the same from PostgreSQL");
+    }
+    assert!(stats.fallbacks.load(Ordering::Relaxed) > fallbacks, "the fallback answered");
+    app.stop().await;
 }
