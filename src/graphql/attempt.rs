@@ -18,6 +18,12 @@ use crate::{
     },
 };
 
+/// A time to the millisecond: attempts read from PostgreSQL and from the history read model
+/// (which stores milliseconds) print the same.
+fn millis(t: chrono::DateTime<chrono::FixedOffset>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
+}
+
 /// One attempt at a quiz.
 pub struct QuizAttempt(pub AttemptRow);
 
@@ -62,14 +68,14 @@ impl QuizAttempt {
         self.0.completed_at.map(|_| self.0.is_passed)
     }
 
-    /// When it started.
+    /// When it started (to the millisecond, as in the attempt history).
     async fn started_at(&self) -> DateTime<Utc> {
-        self.0.started_at.with_timezone(&Utc)
+        millis(self.0.started_at)
     }
 
-    /// When it was submitted.
+    /// When it was submitted (to the millisecond).
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.completed_at.map(|t| t.with_timezone(&Utc))
+        self.0.completed_at.map(millis)
     }
 
     /// Minutes from start to submission.

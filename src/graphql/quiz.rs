@@ -85,14 +85,16 @@ impl Quiz {
     /// The signed-in learner's attempts, newest first (empty when signed out).
     async fn my_attempts(&self, ctx: &Context<'_>) -> Result<Vec<super::attempt::QuizAttempt>> {
         let Viewer::User { id, .. } = viewer(ctx) else { return Ok(vec![]) };
-        let rows = loaders::pg(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
+        let rows =
+            loaders::read_models(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
         Ok(rows.into_iter().map(super::attempt::QuizAttempt).collect())
     }
 
     /// The signed-in learner's best submitted score; null before any submission.
     async fn my_best_score(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
         let Viewer::User { id, .. } = viewer(ctx) else { return Ok(None) };
-        let rows = loaders::pg(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
+        let rows =
+            loaders::read_models(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
         Ok(rows.iter().filter(|a| a.completed_at.is_some()).map(|a| a.score).max())
     }
 

@@ -10,10 +10,10 @@ use std::{sync::Arc, time::Duration};
 use async_graphql::{dataloader::DataLoader, Context};
 
 pub use self::{
-    mongo::{CourseDocById, CourseDocBySlug, ProgressOf, ReadModelReader},
+    mongo::{AttemptsOf, CourseDocById, CourseDocBySlug, ProgressOf, ReadModelReader},
     pg::{
-        AttemptsOf, CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse,
-        PgReader, QuizById, QuizzesOfLesson, UserById,
+        CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse, PgReader,
+        QuizById, QuizzesOfLesson, UserById,
     },
 };
 use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};

@@ -213,32 +213,3 @@ impl Loader<QuizzesOfLesson> for PgReader {
         Ok(out)
     }
 }
-
-/// A learner's attempts at a quiz, newest first (the learner is part of the key).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
-pub struct AttemptsOf {
-    pub user: Uuid,
-    pub quiz: Uuid,
-}
-
-impl Loader<AttemptsOf> for PgReader {
-    type Value = Vec<crate::store::pg::attempt::AttemptRow>;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[AttemptsOf]) -> Result<HashMap<AttemptsOf, Self::Value>, AppError> {
-        if keys.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let mut by_user: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        for k in keys {
-            by_user.entry(k.user).or_default().push(k.quiz);
-        }
-        let mut out: HashMap<AttemptsOf, Self::Value> = keys.iter().map(|k| (*k, Vec::new())).collect();
-        for (user, quizzes) in by_user {
-            for row in self.0.attempts_of(user, &quizzes).await? {
-                out.entry(AttemptsOf { user, quiz: row.quiz_id }).or_default().push(row);
-            }
-        }
-        Ok(out)
-    }
-}

@@ -156,6 +156,27 @@ pub struct AttemptDoc {
     pub version: i64,
 }
 
+impl AttemptDoc {
+    /// The attempt as the row it was built from (times to the millisecond, as stored).
+    pub fn into_row(self) -> crate::store::pg::attempt::AttemptRow {
+        let time = |d: DateTime| {
+            chrono::DateTime::from_timestamp_millis(d.timestamp_millis()).unwrap_or_default().fixed_offset()
+        };
+        crate::store::pg::attempt::AttemptRow {
+            id: uuid::Uuid::from_bytes(self.id.bytes()),
+            user_id: uuid::Uuid::from_bytes(self.user_id.bytes()),
+            quiz_id: uuid::Uuid::from_bytes(self.quiz_id.bytes()),
+            score: self.score,
+            answers: Bson::Array(self.answers.into_iter().map(Bson::Document).collect()).into_relaxed_extjson(),
+            time_taken_minutes: self.time_taken_minutes,
+            is_passed: self.is_passed,
+            attempt_number: self.attempt_number,
+            started_at: self.started_at.map(time).unwrap_or_default(),
+            completed_at: self.completed_at.map(time),
+        }
+    }
+}
+
 /// A built document of any kind, with the `_id` it is stored under.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Built {

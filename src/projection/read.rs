@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     build::{self, mongo_id},
-    docs::{CourseDoc, Kind, ProgressDoc},
+    docs::{AttemptDoc, CourseDoc, Kind, ProgressDoc},
 };
 use crate::{
     error::{AppError, Store, StoreError, StoreErrorKind},
@@ -27,6 +27,9 @@ use crate::{
 };
 
 /// How long reads skip Mongo after it failed, before trying it again.
+/// Documents per reply of a read-model find.
+const FIND_BATCH: u32 = 100_000;
+
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Read-model reads with the PostgreSQL fallback. Shared by all requests.
@@ -123,6 +126,61 @@ impl ReadModels {
         Ok(out)
     }
 
+    /// A learner's attempts at several quizzes (the attempt history read model), newest first
+    /// per quiz.
+    ///
+    /// Read-your-writes, as for progress: PostgreSQL names the learner's attempts and their
+    /// versions (one indexed lookup), MongoDB answers with the documents, and any attempt that
+    /// Mongo lacks or holds an older version of is built from PostgreSQL instead.
+    pub async fn attempts_of(&self, user: Uuid, quizzes: &[Uuid]) -> Result<Vec<AttemptDoc>, AppError> {
+        #[derive(FromQueryResult)]
+        struct Row {
+            key: String,
+            version: i64,
+        }
+        let versions = with_deadline(
+            Store::Postgres,
+            "attempt versions",
+            self.pg_deadline,
+            Row::find_by_statement(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT a.id::text AS key, COALESCE(v.version, 0) AS version FROM quiz_attempts a \
+                 LEFT JOIN read_model_versions v ON v.kind = $3 AND v.key = a.id::text \
+                 WHERE a.user_id = $1 AND a.quiz_id = ANY($2)",
+                [user.into(), quizzes.to_vec().into(), Kind::Attempt.name().into()],
+            ))
+            .all(&self.pg),
+        )
+        .await?;
+        if versions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let wanted: HashMap<String, i64> = versions.into_iter().map(|r| (r.key, r.version)).collect();
+        let ids: Vec<Bson> = wanted.keys().map(|k| mongo_id(Kind::Attempt, k)).collect();
+        let found = self.mongo_find(Kind::Attempt, doc! { "_id": { "$in": ids } }).await;
+        let mut out = Vec::with_capacity(wanted.len());
+        for d in found.unwrap_or_default() {
+            let Ok(a) = bson::from_document::<AttemptDoc>(d) else { continue };
+            let key = Uuid::from_bytes(a.id.bytes()).to_string();
+            if wanted.get(&key).is_some_and(|v| a.version >= *v) {
+                out.push(a);
+            }
+        }
+        self.stats.mongo_hits.fetch_add(out.len() as u64, Ordering::Relaxed);
+        let have: std::collections::HashSet<String> =
+            out.iter().map(|a| Uuid::from_bytes(a.id.bytes()).to_string()).collect();
+        let behind: Vec<String> = wanted.into_keys().filter(|k| !have.contains(k)).collect();
+        if !behind.is_empty() {
+            for b in self.build(Kind::Attempt, &behind).await? {
+                out.push(bson::from_document(b.doc).map_err(|e| {
+                    AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string()))
+                })?);
+            }
+        }
+        out.sort_by(|a, b| (a.quiz_id.bytes(), -a.attempt_number).cmp(&(b.quiz_id.bytes(), -b.attempt_number)));
+        Ok(out)
+    }
+
     async fn pg_versions(&self, kind: Kind, keys: &[String]) -> Result<HashMap<String, i64>, AppError> {
         Ok(with_deadline(
             Store::Postgres,
@@ -172,7 +230,14 @@ impl ReadModels {
         }
         let coll = self.mongo.database().collection::<Document>(kind.collection());
         let found = with_deadline(Store::Mongo, "read documents", self.read_timeout, async {
-            coll.find(filter).max_time(self.read_timeout).await?.try_collect::<Vec<Document>>().await
+            // one reply, not 101 documents and then a getMore per batch: a read's round trips
+            // do not grow with its documents (the server still caps a reply at 16 MB)
+            coll.find(filter)
+                .max_time(self.read_timeout)
+                .batch_size(FIND_BATCH)
+                .await?
+                .try_collect::<Vec<Document>>()
+                .await
         })
         .await;
         match found {

