@@ -177,7 +177,7 @@ impl ReadModels {
                 })?);
             }
         }
-        out.sort_by(|a, b| (a.quiz_id.bytes(), -a.attempt_number).cmp(&(b.quiz_id.bytes(), -b.attempt_number)));
+        out.sort_by_key(|a| (a.quiz_id.bytes(), std::cmp::Reverse(a.attempt_number)));
         Ok(out)
     }
 
