@@ -10,8 +10,11 @@ use crate::config::{AuthConfig, AuthKey};
 /// A user's role on the platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
 pub enum Role {
+    /// A learner: the catalog, their own enrolments, progress and attempts.
     Student,
+    /// Authors courses; sees their own courses, drafts included, and their learners there.
     Instructor,
+    /// Everything.
     Admin,
 }
 

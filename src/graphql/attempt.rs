@@ -40,6 +40,7 @@ pub struct QuestionFeedback {
     points_possible: i32,
 }
 
+/// One attempt at a quiz.
 #[Object]
 impl QuizAttempt {
     /// The attempt's id.

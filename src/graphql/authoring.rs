@@ -185,14 +185,23 @@ pub struct CreateCourseInput {
 #[derive(InputObject, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateCourseInput {
+    /// 1 to 255 characters.
     title: Option<String>,
+    /// Lowercase words joined by hyphens, unique.
     slug: Option<String>,
+    /// What the course teaches (up to 20000 characters); null clears it.
     description: MaybeUndefined<String>,
+    /// Its category; null files it under none.
     category_id: MaybeUndefined<ID>,
+    /// How hard it is.
     level: Option<CourseLevel>,
+    /// Total length in minutes; null clears it.
     duration_minutes: MaybeUndefined<i32>,
+    /// At most 2 decimals; 0 is free.
     price: Option<Decimal>,
+    /// Replaces the tags: up to 20 of up to 50 characters (stored lowercase).
     tags: Option<Vec<String>>,
+    /// Replaces the extra attributes (a JSON object, up to 64 KiB); null clears them.
     metadata: MaybeUndefined<Json<Value>>,
 }
 
@@ -254,6 +263,7 @@ pub struct LessonInput {
     content: Option<String>,
     /// An http(s) URL of up to 500 characters.
     video_url: Option<String>,
+    /// Expected length in minutes.
     duration_minutes: Option<i32>,
     /// Its place, from 1; the other lessons move to make room. Omitted: last (new) or where it is.
     position: Option<i32>,
@@ -279,6 +289,7 @@ pub enum QuestionType {
 pub struct ChoiceInput {
     /// Unique in its question.
     id: String,
+    /// What the option says.
     text: String,
 }
 
@@ -288,8 +299,10 @@ pub struct ChoiceInput {
 pub struct QuestionInput {
     /// Unique in the quiz (1 to 64 characters).
     id: String,
+    /// What kind of answer it takes.
     #[graphql(name = "type")]
     kind: QuestionType,
+    /// The question (up to 2000 characters).
     prompt: String,
     /// 1 to 100 (1 when omitted).
     points: Option<i32>,
@@ -307,7 +320,9 @@ pub struct QuestionInput {
 pub struct QuizInput {
     /// The quiz to change; omitted: a new quiz.
     id: Option<ID>,
+    /// 1 to 255 characters.
     title: String,
+    /// What the quiz checks (up to 5000 characters).
     description: Option<String>,
     /// 1 to 100 questions.
     questions: Vec<QuestionInput>,

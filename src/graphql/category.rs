@@ -17,6 +17,7 @@ impl From<category::Model> for Category {
     }
 }
 
+/// A subject area. Categories nest: a top-level category has no parent.
 #[Object]
 impl Category {
     /// The category's id.

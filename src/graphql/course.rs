@@ -34,8 +34,11 @@ const MAX_PAGE: i32 = 100;
 /// How hard a course is.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum CourseLevel {
+    /// No prior knowledge needed.
     Beginner,
+    /// Builds on the basics.
     Intermediate,
+    /// For practitioners.
     Advanced,
 }
 
@@ -77,6 +80,7 @@ impl From<CourseDoc> for Course {
     }
 }
 
+/// A course: its lessons, instructor and category, and how learners rate it.
 #[Object]
 impl Course {
     /// The course's id.
@@ -223,6 +227,7 @@ fn ratio(part: i64, whole: i64) -> f64 {
     }
 }
 
+/// How a course is doing (PostgreSQL aggregates, computed when asked for).
 #[Object]
 impl CourseStats {
     /// Learners enrolled now.
@@ -327,6 +332,8 @@ pub struct CourseConnection {
     filter: Arc<CourseFilter>,
 }
 
+/// A page of courses (Relay connection). Counts and facets cover the whole list, not just
+/// this page, and each runs only when asked for.
 #[Object]
 impl CourseConnection {
     /// The courses of this page, with their cursors.
@@ -376,6 +383,7 @@ pub struct CategoryCount {
     count: i32,
 }
 
+/// How many courses of a list are directly in one category.
 #[Object]
 impl CategoryCount {
     /// The category; null for courses filed under none.
@@ -390,6 +398,7 @@ impl CategoryCount {
     }
 }
 
+/// Counts of a course list by level and by category, for narrowing it down.
 #[Object]
 impl CourseFacets {
     /// Courses per level, most first; levels with none are left out.

@@ -48,6 +48,8 @@ fn page_size(field: &str, n: i32) -> Result<u64, AppError> {
     }
 }
 
+/// A learner as a reader may see them: the learner themself and admins see everything; an
+/// instructor sees only what concerns the courses they teach.
 #[Object]
 impl Learner {
     /// The user's id.
@@ -168,6 +170,7 @@ pub struct EnrollmentConnection {
     scope: Scope,
 }
 
+/// A page of a learner's enrolments (Relay connection).
 #[Object]
 impl EnrollmentConnection {
     /// The enrolments of this page, with their cursors.
@@ -195,6 +198,7 @@ impl EnrollmentConnection {
 /// A learner's enrolment in a course.
 pub struct Enrollment(EnrollmentRow);
 
+/// A learner's enrolment in a course.
 #[Object]
 impl Enrollment {
     /// The course (null once it is unpublished, unless the viewer authors it).
@@ -240,6 +244,7 @@ fn time(d: mongodb::bson::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(d.timestamp_millis()).unwrap_or_default()
 }
 
+/// Progress through a course.
 #[Object]
 impl Progress {
     /// Completed lessons over all lessons, 0 to 100.

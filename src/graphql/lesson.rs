@@ -77,6 +77,7 @@ impl From<lesson::Model> for Lesson {
     }
 }
 
+/// One lesson of a course (its outline: content arrives with the course page).
 #[Object]
 impl Lesson {
     /// The lesson's id.

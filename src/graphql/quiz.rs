@@ -50,6 +50,7 @@ impl Quiz {
     }
 }
 
+/// A quiz attached to a lesson.
 #[Object]
 impl Quiz {
     /// The quiz's id.

@@ -13,6 +13,7 @@ impl From<user::Model> for User {
     }
 }
 
+/// A person on the platform, as anyone may see them.
 #[Object]
 impl User {
     /// The user's id.
