@@ -1,6 +1,7 @@
 //! The integration tests: one binary, run by `scripts/test` against the real stack
 //! (PostgreSQL 15, PgBouncer in transaction mode, SecantusDB). Each test gets its own
 //! PostgreSQL database (cloned from a migrated template) and its own Mongo database.
+#![recursion_limit = "256"] // the exact-JSON expectations in fields.rs nest deeply
 
 mod support;
 
@@ -10,6 +11,7 @@ mod cli;
 mod courses;
 mod dashboard;
 mod discovery;
+mod fields;
 mod learner;
 mod migrations;
 mod pooler;
