@@ -134,6 +134,12 @@ async fn one_course_by_id_or_slug_and_bad_input_has_codes() {
             json!({ "after": "bjE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk6eA" }),
             "query($after: String) { courses(after: $after) { totalCount } }",
         ),
+        // an omitted nullable variable where an argument with a default is non-null: async-graphql
+        // refuses the null while resolving (a request error would be GRAPHQL_VALIDATION_FAILED)
+        (
+            json!({}),
+            "mutation($o: [ID!]) { submitQuizAttempt(attemptId: \"a\", answers: [{ questionId: \"q\", optionIds: $o }], idempotencyKey: \"k\") { score } }",
+        ),
     ] {
         let body = app.graphql(query, variables.clone()).await;
         assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{variables}: {body}");
