@@ -1,7 +1,8 @@
-//! HTTP: the router, the GraphQL endpoint and the health probes.
+//! HTTP: the router, the GraphQL endpoint, the health probes and the metrics.
 
 mod graphql;
 mod health;
+mod metrics;
 
 use axum::{routing::get, Router};
 
@@ -13,5 +14,6 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::metrics))
         .with_state(state)
 }

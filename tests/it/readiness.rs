@@ -84,3 +84,39 @@ async fn shutdown_lets_in_flight_requests_finish() {
     assert!(started.elapsed() >= Duration::from_millis(200), "shutdown waited for the request");
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "still accepting after shutdown");
 }
+
+#[tokio::test]
+async fn metrics_count_statements_mongo_commands_and_read_model_hits() {
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn(&db).await;
+    let scrape = || async {
+        let text = app.client().get(app.url("/metrics")).send().await.expect("send").text().await.expect("text");
+        let value = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing from {text}"))
+        };
+        (
+            value("learngraph_pg_statements_total"),
+            value("learngraph_mongo_commands_total"),
+            value("learngraph_read_model_mongo_hits_total") + value("learngraph_read_model_fallbacks_total"),
+        )
+    };
+    let before = scrape().await;
+    let slug = crate::support::sql_column(&db.direct_url, "SELECT slug FROM courses WHERE is_published LIMIT 1")
+        .await
+        .remove(0);
+    let body = app
+        .graphql(
+            "query($s: String!) { course(slug: $s) { title category { name } } }",
+            serde_json::json!({ "s": slug }),
+        )
+        .await;
+    assert!(body["data"]["course"]["title"].is_string(), "{body}");
+    let after = scrape().await;
+    assert!(after.0 > before.0, "statements counted: {before:?} → {after:?}");
+    assert!(after.1 > before.1, "Mongo commands counted: {before:?} → {after:?}");
+    assert_eq!(after.2, before.2 + 1, "one course document, from Mongo or built");
+    app.stop().await;
+}

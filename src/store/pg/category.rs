@@ -1,6 +1,6 @@
 //! Queries on `categories`.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::{entity::category, PgStore};
@@ -17,7 +17,7 @@ impl PgStore {
 
     #[tracing::instrument(skip_all, fields(keys = ids.len()))]
     pub async fn categories_by_ids(&self, ids: &[Uuid]) -> Result<Vec<category::Model>, StoreError> {
-        let query = category::Entity::find().filter(category::Column::Id.is_in(ids.iter().copied()));
+        let query = category::Entity::find().filter(super::any_of("\"categories\".\"id\"", ids));
         self.call("categories_by_ids", query.all(self.db())).await
     }
 }

@@ -1,6 +1,6 @@
 //! Queries on `courses`.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{entity::course, PgStore};
@@ -10,7 +10,7 @@ impl PgStore {
     /// Courses by id, in no particular order.
     #[tracing::instrument(skip_all, fields(keys = ids.len()))]
     pub async fn courses_by_ids(&self, ids: &[Uuid]) -> Result<Vec<course::Model>, StoreError> {
-        let query = course::Entity::find().filter(course::Column::Id.is_in(ids.iter().copied()));
+        let query = course::Entity::find().filter(super::any_of("\"courses\".\"id\"", ids));
         self.call("courses_by_ids", query.all(self.db())).await
     }
 }

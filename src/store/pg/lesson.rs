@@ -11,7 +11,7 @@ impl PgStore {
     #[tracing::instrument(skip_all, fields(keys = course_ids.len()))]
     pub async fn lessons_by_course_ids(&self, course_ids: &[Uuid]) -> Result<Vec<lesson::Model>, StoreError> {
         let query = lesson::Entity::find()
-            .filter(lesson::Column::CourseId.is_in(course_ids.iter().copied()))
+            .filter(super::any_of("\"lessons\".\"course_id\"", course_ids))
             .order_by_asc(lesson::Column::CourseId)
             .order_by_asc(lesson::Column::OrderPosition);
         self.call("lessons_by_course_ids", query.all(self.db())).await
@@ -24,7 +24,7 @@ impl PgStore {
             .select_only()
             .column(lesson::Column::CourseId)
             .column_as(lesson::Column::Id.count(), "n")
-            .filter(lesson::Column::CourseId.is_in(course_ids.iter().copied()))
+            .filter(super::any_of("\"lessons\".\"course_id\"", course_ids))
             .group_by(lesson::Column::CourseId)
             .into_tuple::<(Uuid, i64)>();
         self.call("lesson_counts", query.all(self.db())).await
@@ -33,7 +33,7 @@ impl PgStore {
     /// Lessons by id, in no particular order.
     #[tracing::instrument(skip_all, fields(keys = ids.len()))]
     pub async fn lessons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<lesson::Model>, StoreError> {
-        let query = lesson::Entity::find().filter(lesson::Column::Id.is_in(ids.iter().copied()));
+        let query = lesson::Entity::find().filter(super::any_of("\"lessons\".\"id\"", ids));
         self.call("lessons_by_ids", query.all(self.db())).await
     }
 }

@@ -159,6 +159,13 @@ impl PgStore {
     }
 }
 
+/// `column = ANY($1)` with the ids as one array parameter: the statement's text is the same
+/// however many ids a batch holds, so it is prepared once per connection (an `IN ($1, …, $n)`
+/// list would be a new statement, and a new prepare, for every batch size).
+pub(crate) fn any_of(column: &str, ids: &[uuid::Uuid]) -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Expr::cust_with_values(format!("{column} = ANY($1)"), [sea_orm::Value::from(ids.to_vec())])
+}
+
 fn connect_options(url: &str, application_name: &str) -> Result<PgConnectOptions, StoreError> {
     let options = PgConnectOptions::from_str(url).map_err(|e| {
         StoreError::new(Store::Postgres, StoreErrorKind::Other, format!("DATABASE_URL is not a valid URL: {e}"))
