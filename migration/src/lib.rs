@@ -19,6 +19,7 @@ mod m20261130_000013_create_course_stats_triggers;
 mod m20261130_000014_create_read_model_outbox;
 mod m20261130_000015_create_idempotency_keys;
 mod m20261130_000016_create_discovery_indexes;
+mod m20261130_000017_create_course_search_vector;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000014_create_read_model_outbox::Migration),
             Box::new(m20261130_000015_create_idempotency_keys::Migration),
             Box::new(m20261130_000016_create_discovery_indexes::Migration),
+            Box::new(m20261130_000017_create_course_search_vector::Migration),
         ]
     }
 }

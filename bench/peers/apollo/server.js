@@ -85,7 +85,7 @@ function loaders() {
 }
 
 const cursorOf = (c) => Buffer.from(`${c.created_at.toISOString()}|${c.id}`).toString("base64url");
-const DOC = "to_tsvector('english', c.title || ' ' || COALESCE(c.description, ''))";
+const DOC = "c.search_vector"; // the stored search document (LearnGraph's migration 017)
 
 const resolvers = {
   Query: {

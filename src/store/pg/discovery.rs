@@ -11,9 +11,15 @@ use crate::{
     error::{Store, StoreError, StoreErrorKind},
 };
 
-/// The indexed document of a course: the guide's `idx_courses_search` expression, verbatim,
-/// so the GIN index answers `@@`.
-const DOCUMENT: &str = "to_tsvector('english', c.title || ' ' || COALESCE(c.description, ''))";
+/// The indexed document of a course: the guide's search expression over title and
+/// description, stored in a generated column (migration 017) so ranking reads it instead of
+/// recomputing it per matching row.
+const DOCUMENT: &str = "c.search_vector";
+
+/// A course row's columns (not `c.*`: the stored search vector stays in the database).
+const COURSE_COLUMNS: &str = "SELECT c.id, c.title, c.slug, c.description, c.category_id, c.instructor_id, c.level, \
+     c.duration_minutes, c.price, c.is_published, c.enrollment_count, c.rating, c.tags, c.metadata, c.created_at, \
+     c.updated_at";
 
 /// Which published courses a list holds (every field optional; all given ones must hold).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -188,7 +194,7 @@ impl PgStore {
             _ => None,
         };
         sql.values = tail.values;
-        sql.push("SELECT c.*");
+        sql.push(COURSE_COLUMNS);
         if let Some(score) = &score {
             sql.push(&format!(", {score} AS score"));
         }
