@@ -2,19 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, sql_column, token, TestApp, TestDb};
-
-async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    request.send().await.expect("send").json().await.expect("json")
-}
-
-async fn first(db: &TestDb, sql: &str) -> String {
-    sql_column(&db.direct_url, sql).await.into_iter().next().unwrap_or_else(|| panic!("no row: {sql}"))
-}
+use crate::support::{ask, data, error_codes, first_row, sql_column, token, TestApp, TestDb};
 
 const CREATE: &str = r#"mutation($input: CreateCourseInput!, $key: String!) {
   createCourse(input: $input, idempotencyKey: $key) { id slug title description level price isFree tags isPublished lessonCount }
@@ -55,7 +43,7 @@ async fn order(db: &TestDb, course: &str) -> (Vec<String>, bool) {
 async fn an_instructor_writes_a_course_with_ordered_lessons_and_a_quiz_then_publishes_it() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
-    let instructor = first(&db, "SELECT id::text FROM users WHERE role = 'instructor' ORDER BY id LIMIT 1").await;
+    let instructor = first_row(&db, "SELECT id::text FROM users WHERE role = 'instructor' ORDER BY id LIMIT 1").await;
     let me = token(&instructor, "instructor", 600);
     let me = Some(me.as_str());
 
@@ -72,7 +60,7 @@ async fn an_instructor_writes_a_course_with_ordered_lessons_and_a_quiz_then_publ
     // the same key: the same course, no second one
     let replay = ask(&app, me, CREATE, json!({ "input": input, "key": "c-1" })).await;
     assert_eq!(data(&replay)["createCourse"]["id"], id.as_str());
-    assert_eq!(first(&db, "SELECT count(*)::text FROM courses WHERE title = 'Async Rust in Practice'").await, "2");
+    assert_eq!(first_row(&db, "SELECT count(*)::text FROM courses WHERE title = 'Async Rust in Practice'").await, "2");
 
     // drafts: hidden from others, and it cannot be published without a lesson
     let page = "query($id: ID!) { course(id: $id) { title isPublished lessons { title position } } }";
@@ -128,12 +116,12 @@ async fn an_instructor_writes_a_course_with_ordered_lessons_and_a_quiz_then_publ
     let body = ask(&app, me, QUIZ, json!({ "lesson": lessons[0], "input": { "id": quiz_id, "title": "Check again", "questions": questions() }, "key": "q-2" })).await;
     assert_eq!(data(&body)["upsertQuiz"]["title"], "Check again");
     assert_eq!(
-        first(&db, &format!("SELECT count(*)::text FROM quizzes WHERE lesson_id = '{}'", lessons[0])).await,
+        first_row(&db, &format!("SELECT count(*)::text FROM quizzes WHERE lesson_id = '{}'", lessons[0])).await,
         "1"
     );
 
     // update: a field cleared with null, others changed, the rest kept
-    let category = first(&db, "SELECT id::text FROM categories ORDER BY id LIMIT 1").await;
+    let category = first_row(&db, "SELECT id::text FROM categories ORDER BY id LIMIT 1").await;
     let body = ask(&app, me, UPDATE, json!({ "id": id, "input": { "description": null, "title": "Async Rust", "categoryId": category, "metadata": { "language": "en" } }, "key": "u-1" })).await;
     let updated = &data(&body)["updateCourse"];
     assert_eq!((updated["title"].clone(), updated["description"].clone()), (json!("Async Rust"), Value::Null));
@@ -165,7 +153,7 @@ async fn concurrent_lesson_inserts_keep_positions_gapless() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
     let (course, instructor) = {
-        let row = first(&db, "SELECT id::text || ' ' || instructor_id::text FROM courses WHERE instructor_id IS NOT NULL ORDER BY id LIMIT 1").await;
+        let row = first_row(&db, "SELECT id::text || ' ' || instructor_id::text FROM courses WHERE instructor_id IS NOT NULL ORDER BY id LIMIT 1").await;
         let (c, i) = row.split_once(' ').expect("two ids");
         (c.to_owned(), i.to_owned())
     };
@@ -190,14 +178,15 @@ async fn concurrent_lesson_inserts_keep_positions_gapless() {
 async fn only_the_courses_instructor_and_admins_author_it_and_bad_input_names_its_field() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
-    let row = first(&db, "SELECT c.id::text || ' ' || c.instructor_id::text || ' ' || l.id::text FROM courses c JOIN lessons l ON l.course_id = c.id ORDER BY c.id, l.order_position LIMIT 1").await;
+    let row = first_row(&db, "SELECT c.id::text || ' ' || c.instructor_id::text || ' ' || l.id::text FROM courses c JOIN lessons l ON l.course_id = c.id ORDER BY c.id, l.order_position LIMIT 1").await;
     let parts: Vec<&str> = row.split(' ').collect();
     let (course, owner, lesson) = (parts[0], parts[1], parts[2]);
     let other =
-        first(&db, &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' LIMIT 1")).await;
-    let learner = first(&db, "SELECT id::text FROM users WHERE role = 'student' LIMIT 1").await;
-    let admin = first(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
-    let title_before = first(&db, &format!("SELECT title FROM courses WHERE id = '{course}'")).await;
+        first_row(&db, &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' LIMIT 1"))
+            .await;
+    let learner = first_row(&db, "SELECT id::text FROM users WHERE role = 'student' LIMIT 1").await;
+    let admin = first_row(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
+    let title_before = first_row(&db, &format!("SELECT title FROM courses WHERE id = '{course}'")).await;
 
     let writes = [
         (UPDATE, json!({ "id": course, "input": { "title": "Taken over" } })),
@@ -220,11 +209,11 @@ async fn only_the_courses_instructor_and_admins_author_it_and_bad_input_names_it
             .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
     assert_eq!(
-        first(&db, &format!("SELECT title FROM courses WHERE id = '{course}'")).await,
+        first_row(&db, &format!("SELECT title FROM courses WHERE id = '{course}'")).await,
         title_before,
         "nothing changed"
     );
-    assert_eq!(first(&db, "SELECT count(*)::text FROM lessons WHERE title = 'Intruder'").await, "0");
+    assert_eq!(first_row(&db, "SELECT count(*)::text FROM lessons WHERE title = 'Intruder'").await, "0");
     // an admin may
     let body = ask(
         &app,
@@ -250,7 +239,7 @@ async fn only_the_courses_instructor_and_admins_author_it_and_bad_input_names_it
         ),
         (
             UPDATE,
-            json!({ "id": course, "input": { "slug": first(&db, &format!("SELECT slug FROM courses WHERE id <> '{course}' LIMIT 1")).await } }),
+            json!({ "id": course, "input": { "slug": first_row(&db, &format!("SELECT slug FROM courses WHERE id <> '{course}' LIMIT 1")).await } }),
             "input.slug",
         ),
         (UPDATE, json!({ "id": "00000000-0000-4000-8000-000000000000", "input": {} }), "id"),

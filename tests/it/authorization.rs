@@ -2,19 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_codes, sql_column, sql_exec, token, TestApp, TestDb};
-
-async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    request.send().await.expect("send").json().await.expect("json")
-}
-
-async fn first(db: &TestDb, sql: &str) -> String {
-    sql_column(&db.direct_url, sql).await.into_iter().next().unwrap_or_else(|| panic!("no row: {sql}"))
-}
+use crate::support::{ask, error_codes, first_row, sql_exec, token, TestApp, TestDb};
 
 /// What a caller gets.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -34,7 +22,7 @@ async fn every_caller_sees_exactly_what_their_role_allows() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
     // a published course with a paid lesson that has an active quiz, and a learner enrolled in it
-    let row = first(
+    let row = first_row(
         &db,
         "SELECT c.id::text || ' ' || c.instructor_id::text || ' ' || l.id::text || ' ' || q.id::text || ' ' || e.user_id::text \
          FROM courses c JOIN lessons l ON l.course_id = c.id AND NOT l.is_free JOIN quizzes q ON q.lesson_id = l.id AND q.is_active \
@@ -44,12 +32,12 @@ async fn every_caller_sees_exactly_what_their_role_allows() {
     .await;
     let ids: Vec<String> = row.split(' ').map(str::to_owned).collect();
     let (course, owner, lesson, quiz, learner) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
-    let other_instructor = first(
+    let other_instructor = first_row(
         &db,
         &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' ORDER BY id LIMIT 1"),
     )
     .await;
-    let other_learner = first(
+    let other_learner = first_row(
         &db,
         &format!(
             "SELECT id::text FROM users WHERE role = 'student' AND is_active AND id NOT IN \
@@ -57,7 +45,8 @@ async fn every_caller_sees_exactly_what_their_role_allows() {
         ),
     )
     .await;
-    let admin = first(&db, "SELECT id::text FROM users WHERE role = 'admin' AND is_active ORDER BY id LIMIT 1").await;
+    let admin =
+        first_row(&db, "SELECT id::text FROM users WHERE role = 'admin' AND is_active ORDER BY id LIMIT 1").await;
     let draft = "30000000-0000-4000-8000-000000000001";
     sql_exec(
         &db.direct_url,

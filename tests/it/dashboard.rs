@@ -3,19 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, sql_column, token, TestApp, TestDb};
-
-async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    request.send().await.expect("send").json().await.expect("json")
-}
-
-async fn first(db: &TestDb, sql: &str) -> String {
-    sql_column(&db.direct_url, sql).await.into_iter().next().unwrap_or_else(|| panic!("no row: {sql}"))
-}
+use crate::support::{ask, data, error_codes, first_row, sql_column, token, TestApp, TestDb};
 
 fn ids(list: &Value, path: &[&str]) -> Vec<String> {
     list.as_array()
@@ -35,7 +23,7 @@ const DASHBOARD: &str = r#"query($first: Int, $after: String) { me {
 async fn the_dashboard_pages_enrolments_and_lists_where_to_continue_and_recent_attempts() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
-    let learner = first(
+    let learner = first_row(
         &db,
         "SELECT a.user_id::text FROM quiz_attempts a JOIN enrollments e ON e.user_id = a.user_id \
          GROUP BY a.user_id ORDER BY count(DISTINCT e.course_id) DESC, count(DISTINCT a.id) DESC, a.user_id LIMIT 1",
@@ -111,14 +99,14 @@ async fn user_shows_a_learner_to_themself_their_instructors_and_admins_only() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
     // a learner enrolled with two instructors at least, who has attempts in both
-    let learner = first(
+    let learner = first_row(
         &db,
         "SELECT e.user_id::text FROM enrollments e JOIN courses c ON c.id = e.course_id JOIN users u ON u.id = e.user_id \
          WHERE u.role = 'student' GROUP BY e.user_id HAVING count(DISTINCT c.instructor_id) >= 2 \
          ORDER BY count(*) DESC, e.user_id LIMIT 1",
     )
     .await;
-    let teacher = first(
+    let teacher = first_row(
         &db,
         &format!(
             "SELECT c.instructor_id::text FROM enrollments e JOIN courses c ON c.id = e.course_id \
@@ -126,7 +114,7 @@ async fn user_shows_a_learner_to_themself_their_instructors_and_admins_only() {
         ),
     )
     .await;
-    let stranger = first(
+    let stranger = first_row(
         &db,
         &format!(
             "SELECT id::text FROM users WHERE role = 'instructor' AND id NOT IN \
@@ -135,8 +123,9 @@ async fn user_shows_a_learner_to_themself_their_instructors_and_admins_only() {
     )
     .await;
     let other_learner =
-        first(&db, &format!("SELECT id::text FROM users WHERE role = 'student' AND id <> '{learner}' LIMIT 1")).await;
-    let admin = first(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
+        first_row(&db, &format!("SELECT id::text FROM users WHERE role = 'student' AND id <> '{learner}' LIMIT 1"))
+            .await;
+    let admin = first_row(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
     let all_courses = sql_column(
         &db.direct_url,
         &format!("SELECT course_id::text FROM enrollments WHERE user_id = '{learner}' ORDER BY enrolled_at DESC, course_id DESC"),
@@ -151,7 +140,7 @@ async fn user_shows_a_learner_to_themself_their_instructors_and_admins_only() {
     )
     .await;
     assert!(!taught.is_empty() && taught.len() < all_courses.len(), "the teacher sees part of it");
-    let email = first(&db, &format!("SELECT email FROM users WHERE id = '{learner}'")).await;
+    let email = first_row(&db, &format!("SELECT email FROM users WHERE id = '{learner}'")).await;
     let vars = json!({ "id": learner });
 
     // nobody signed in, another learner, an instructor who does not teach them

@@ -549,14 +549,7 @@ async fn two_serve_processes_project_the_same_stores_without_going_backwards() {
 async fn every_read_answers_the_same_with_mongo_stopped() {
     // a Mongo of this test's own, stopped halfway
     let port = free_port();
-    let mongo_server = Child(
-        std::process::Command::new(tool("LG_SECANTUS_BIN"))
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path", ":memory:"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start SecantusDB"),
-    );
+    let mongo_server = start_secantus(port, std::path::Path::new(":memory:"));
     wait_for_port(port, Duration::from_secs(20)).await;
     let uri = format!("mongodb://127.0.0.1:{port}/");
     let db = TestDb::seeded_ci().await;

@@ -3,18 +3,10 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, sql_column, TestApp, TestDb};
+use crate::support::{ask, data, error_codes, sql_column, TestApp, TestDb};
 
 fn token(sub: &str, role: &str) -> String {
     crate::support::token(sub, role, 600)
-}
-
-async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut r = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    if let Some(b) = bearer {
-        r = r.bearer_auth(b);
-    }
-    r.send().await.expect("send").json().await.expect("json")
 }
 
 const QUIZ: &str =

@@ -2,19 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, sql_column, token, TestApp, TestDb};
-
-async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
-    if let Some(bearer) = bearer {
-        request = request.bearer_auth(bearer);
-    }
-    request.send().await.expect("send").json().await.expect("json")
-}
-
-async fn first(db: &TestDb, sql: &str) -> String {
-    sql_column(&db.direct_url, sql).await.into_iter().next().unwrap_or_else(|| panic!("no row: {sql}"))
-}
+use crate::support::{ask, data, error_codes, first_row, sql_column, token, TestApp, TestDb};
 
 const STATS: &str = r#"query($id: ID!) { course(id: $id) { stats {
   enrollments activeLearners completedLearners completionRate averageQuizScore submittedQuizAttempts
@@ -26,18 +14,19 @@ async fn course_statistics_match_sql_and_are_for_the_instructor_and_admins_only(
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
     // the course with the most submitted attempts
-    let course = first(
+    let course = first_row(
         &db,
         "SELECT l.course_id::text FROM quiz_attempts a JOIN quizzes q ON q.id = a.quiz_id JOIN lessons l ON l.id = q.lesson_id \
          JOIN courses c ON c.id = l.course_id WHERE a.completed_at IS NOT NULL AND c.is_published \
          GROUP BY l.course_id ORDER BY count(*) DESC, l.course_id LIMIT 1",
     )
     .await;
-    let owner = first(&db, &format!("SELECT instructor_id::text FROM courses WHERE id = '{course}'")).await;
+    let owner = first_row(&db, &format!("SELECT instructor_id::text FROM courses WHERE id = '{course}'")).await;
     let other =
-        first(&db, &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' LIMIT 1")).await;
-    let learner = first(&db, "SELECT id::text FROM users WHERE role = 'student' LIMIT 1").await;
-    let admin = first(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
+        first_row(&db, &format!("SELECT id::text FROM users WHERE role = 'instructor' AND id <> '{owner}' LIMIT 1"))
+            .await;
+    let learner = first_row(&db, "SELECT id::text FROM users WHERE role = 'student' LIMIT 1").await;
+    let admin = first_row(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
     let vars = json!({ "id": course });
 
     for (who, role) in [(&learner, "student"), (&other, "instructor")] {
@@ -54,7 +43,7 @@ async fn course_statistics_match_sql_and_are_for_the_instructor_and_admins_only(
     // the same figures, written another way
     let expect = |sql: String| {
         let db = &db;
-        async move { first(db, &sql).await }
+        async move { first_row(db, &sql).await }
     };
     let enrolled = expect(format!("SELECT count(*)::text FROM enrollments WHERE course_id = '{course}'")).await;
     let active = expect(format!(
@@ -105,7 +94,7 @@ async fn course_statistics_match_sql_and_are_for_the_instructor_and_admins_only(
 async fn an_instructor_lists_their_courses_with_drafts_and_others_see_the_published_ones() {
     let db = TestDb::seeded_ci().await;
     let app = TestApp::spawn_authed(&db).await;
-    let instructor = first(
+    let instructor = first_row(
         &db,
         "SELECT instructor_id::text FROM courses GROUP BY instructor_id HAVING bool_or(NOT is_published) AND bool_or(is_published) \
          ORDER BY count(*) DESC, instructor_id LIMIT 1",
@@ -139,7 +128,7 @@ async fn an_instructor_lists_their_courses_with_drafts_and_others_see_the_publis
     assert_eq!(ids(&mine, "me"), all);
     assert_eq!(data(&mine)["me"]["taughtCourses"]["totalCount"], json!(all.len()));
 
-    let admin = first(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
+    let admin = first_row(&db, "SELECT id::text FROM users WHERE role = 'admin' LIMIT 1").await;
     let q = "query($id: ID!) { user(id: $id) { taughtCourses(first: 100) { nodes { id } } } }";
     let by_admin = ask(&app, Some(&token(&admin, "admin", 600)), q, json!({ "id": instructor })).await;
     assert_eq!(ids(&by_admin, "user"), all);

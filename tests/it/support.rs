@@ -319,3 +319,18 @@ impl TestApp {
         Self::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", TEST_JWT_SECRET)])).await
     }
 }
+
+/// POSTs a GraphQL request as `bearer` (None: anonymous) and returns the JSON body, whatever
+/// the status.
+pub async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
+    let mut request = app.client().post(app.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    request.send().await.expect("send").json().await.expect("json")
+}
+
+/// The first column of the first row of `sql`, as text (a test's setup value).
+pub async fn first_row(db: &TestDb, sql: &str) -> String {
+    sql_column(&db.direct_url, sql).await.into_iter().next().unwrap_or_else(|| panic!("no row: {sql}"))
+}
