@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{
     attempt::QuizAttempt,
     course::{list_courses, may_see, CourseConnection, CourseFilterInput, CourseOrderBy},
-    pg_store, signed_in, Course,
+    pg_store, signed_in, signed_in_user, Course,
 };
 use crate::{
     auth::{Role, Viewer},
@@ -296,8 +296,7 @@ pub struct LearnerQuery;
 impl LearnerQuery {
     /// The signed-in user (`UNAUTHENTICATED` without a token).
     async fn me(&self, ctx: &Context<'_>) -> Result<Learner> {
-        let (id, role) = signed_in(ctx).await?;
-        let user = loaders::pg(ctx)?.load_one(UserById(id)).await?.ok_or(AppError::Unauthenticated)?;
+        let (user, role) = signed_in_user(ctx).await?;
         Ok(Learner { user, scope: Scope::All, private: true, role })
     }
 

@@ -39,12 +39,19 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
 pub(crate) async fn signed_in(
     ctx: &async_graphql::Context<'_>,
 ) -> Result<(uuid::Uuid, crate::auth::Role), crate::error::AppError> {
+    signed_in_user(ctx).await.map(|(user, role)| (user.id, role))
+}
+
+/// As `signed_in`, with the user's row (already loaded for the check: `me` needs no second load).
+pub(crate) async fn signed_in_user(
+    ctx: &async_graphql::Context<'_>,
+) -> Result<(crate::store::pg::entity::user::Model, crate::auth::Role), crate::error::AppError> {
     let Some(crate::auth::Viewer::User { id, role }) = ctx.data_opt::<crate::auth::Viewer>().copied() else {
         return Err(crate::error::AppError::Unauthenticated);
     };
     let user = crate::loaders::pg(ctx)?.load_one(crate::loaders::UserById(id)).await?;
     match user {
-        Some(u) if u.is_active => Ok((id, role)),
+        Some(u) if u.is_active => Ok((u, role)),
         _ => Err(crate::error::AppError::Unauthenticated),
     }
 }
