@@ -70,6 +70,18 @@ struct Flag {
 }
 
 impl PgStore {
+    /// Runs a `SELECT EXISTS (…) AS flag` in the transaction.
+    async fn exists(
+        &self,
+        tx: &DatabaseTransaction,
+        what: &str,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<bool, StoreError> {
+        let query = Flag::find_by_statement(stmt(sql, values));
+        Ok(self.call(what, query.one(tx)).await?.is_some_and(|f| f.flag))
+    }
+
     /// Locks a course (authoring of one course is serialized) and says who owns it.
     pub async fn lock_course(&self, tx: &DatabaseTransaction, course: Uuid) -> Result<Option<Owned>, StoreError> {
         let query = Owned::find_by_statement(stmt(
@@ -99,11 +111,8 @@ impl PgStore {
         slug: &str,
         except: Option<Uuid>,
     ) -> Result<bool, StoreError> {
-        let query = Flag::find_by_statement(stmt(
-            "SELECT EXISTS (SELECT 1 FROM courses WHERE slug = $1 AND id IS DISTINCT FROM $2) AS flag",
-            vec![slug.into(), except.into()],
-        ));
-        Ok(self.call("course slug taken", query.one(tx)).await?.is_some_and(|f| f.flag))
+        let sql = "SELECT EXISTS (SELECT 1 FROM courses WHERE slug = $1 AND id IS DISTINCT FROM $2) AS flag";
+        self.exists(tx, "course slug taken", sql, vec![slug.into(), except.into()]).await
     }
 
     /// The first free slug among `base`, `base-2`, `base-3`, …
@@ -126,11 +135,8 @@ impl PgStore {
 
     /// Whether a category exists.
     pub async fn category_exists(&self, tx: &DatabaseTransaction, category: Uuid) -> Result<bool, StoreError> {
-        let query = Flag::find_by_statement(stmt(
-            "SELECT EXISTS (SELECT 1 FROM categories WHERE id = $1) AS flag",
-            vec![category.into()],
-        ));
-        Ok(self.call("category exists", query.one(tx)).await?.is_some_and(|f| f.flag))
+        let sql = "SELECT EXISTS (SELECT 1 FROM categories WHERE id = $1) AS flag";
+        self.exists(tx, "category exists", sql, vec![category.into()]).await
     }
 
     /// Creates an unpublished course taught by `instructor`; every field of `fields` that a
@@ -248,11 +254,8 @@ impl PgStore {
         slug: &str,
         except: Option<Uuid>,
     ) -> Result<bool, StoreError> {
-        let query = Flag::find_by_statement(stmt(
-            "SELECT EXISTS (SELECT 1 FROM lessons WHERE course_id = $1 AND slug = $2 AND id IS DISTINCT FROM $3) AS flag",
-            vec![course.into(), slug.into(), except.into()],
-        ));
-        Ok(self.call("lesson slug taken", query.one(tx)).await?.is_some_and(|f| f.flag))
+        let sql = "SELECT EXISTS (SELECT 1 FROM lessons WHERE course_id = $1 AND slug = $2 AND id IS DISTINCT FROM $3) AS flag";
+        self.exists(tx, "lesson slug taken", sql, vec![course.into(), slug.into(), except.into()]).await
     }
 
     /// Writes a lesson (a new one when `lesson` is None) at `fields.position`, and renumbers
