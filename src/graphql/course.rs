@@ -313,6 +313,7 @@ pub struct CourseEdge {
 
 /// Where a page sits in the whole list (Relay).
 #[derive(SimpleObject)]
+#[graphql(shareable)]
 pub struct PageInfo {
     /// Whether more items follow this page.
     pub(crate) has_next_page: bool,

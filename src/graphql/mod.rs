@@ -4,19 +4,26 @@ mod attempt;
 mod authoring;
 mod category;
 mod course;
+mod entity;
 mod learner;
 mod lesson;
 mod quiz;
 mod user;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder};
 
 pub use self::{category::Category, course::Course, lesson::Lesson, user::User};
 use crate::{loaders::Loaders, store::pg::PgStore};
 
 /// The root query: each domain contributes its fields.
 #[derive(MergedObject, Default)]
-pub struct Query(course::CourseQuery, category::CategoryQuery, learner::LearnerQuery, quiz::QuizQuery);
+pub struct Query(
+    course::CourseQuery,
+    category::CategoryQuery,
+    learner::LearnerQuery,
+    quiz::QuizQuery,
+    entity::EntityQuery,
+);
 
 /// The root mutation: every write goes to PostgreSQL in one transaction.
 #[derive(MergedObject, Default)]
@@ -31,7 +38,7 @@ pub type LearnGraphSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema's shape, with no data attached (for `learngraph sdl` and the drift test).
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).enable_federation()
 }
 
 /// The signed-in user of a request, or `UNAUTHENTICATED`: the token must be valid, and its
@@ -61,9 +68,10 @@ pub fn build(pg: PgStore, loaders: Loaders) -> LearnGraphSchema {
     builder().data(pg).data(loaders).finish()
 }
 
-/// The schema in SDL, as committed in `schema.graphql`.
+/// The schema in SDL, as committed in `schema.graphql`: the Federation v2 subgraph schema,
+/// exactly what `_service { sdl }` answers a gateway.
 pub fn sdl() -> String {
-    builder().finish().sdl()
+    builder().finish().sdl_with_options(SDLExportOptions::new().federation().compose_directive())
 }
 
 /// The store a resolver runs against (for the few fields that run one store function).

@@ -78,7 +78,26 @@ async fn execute(
         let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
         return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
     }
-    let mut response = state.schema.execute(request).await;
+    let mut response = if is_mutation(&mut request) {
+        // A mutation runs to its end even when the client goes away: dropping it between two
+        // statements of a transaction would hand the pooled connection back mid-transaction.
+        // (Its idempotency key lets the client ask again for the answer it missed.)
+        let schema = state.schema.clone();
+        match tokio::spawn(async move { schema.execute(request).await }).await {
+            Ok(response) => response,
+            Err(e) => {
+                tracing::error!(error = %e, "a mutation's task failed");
+                return error_response(
+                    headers,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_SERVER_ERROR",
+                    "the request failed",
+                );
+            }
+        }
+    } else {
+        state.schema.execute(request).await
+    };
     // Errors without a path never reached execution (validation, variables, operation name).
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
@@ -154,4 +173,19 @@ fn error_response(headers: &HeaderMap, status: StatusCode, code: &str, message: 
     let mut out = (status, body.to_string()).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(negotiate(headers))));
     out
+}
+
+/// Whether the operation the request runs is a mutation (false when it names no operation of
+/// the document: execution reports that).
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let name = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else { return false };
+    let operation = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    };
+    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
 }

@@ -12,8 +12,8 @@ use async_graphql::{dataloader::DataLoader, Context};
 pub use self::{
     mongo::{AttemptsOf, CourseDocById, CourseDocBySlug, ProgressOf, ReadModelReader},
     pg::{
-        CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse, PgReader,
-        QuizById, QuizzesOfLesson, UserById,
+        CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonById, LessonCountOf, LessonsByCourse,
+        PgReader, QuizById, QuizzesOfLesson, UserById,
     },
 };
 use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};

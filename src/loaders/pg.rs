@@ -93,6 +93,24 @@ impl Loader<LessonsByCourse> for PgReader {
     }
 }
 
+/// A lesson by its id.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct LessonById(pub Uuid);
+
+impl Loader<LessonById> for PgReader {
+    type Value = lesson::Model;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[LessonById]) -> Result<HashMap<LessonById, lesson::Model>, AppError> {
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+        let rows = self.0.lessons_by_ids(&ids).await?;
+        Ok(rows.into_iter().map(|l| (LessonById(l.id), l)).collect())
+    }
+}
+
 /// How many lessons a course has.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub struct LessonCountOf(pub Uuid);

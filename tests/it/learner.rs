@@ -3,7 +3,7 @@
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::support::{data, error_codes, sql_column, token, TestApp, TestDb};
+use crate::support::{ask, data, error_codes, first_row, sql_column, token, TestApp, TestDb};
 
 async fn app(db: &TestDb) -> TestApp {
     TestApp::spawn_authed(db).await
@@ -391,5 +391,73 @@ async fn lesson_content_is_for_free_lessons_enrolled_learners_and_authors() {
         let (_, body) = as_user(&app, &token(who, role, 600), q, json!({ "s": slug })).await;
         assert!(lessons(&body).iter().all(|l| l["isLocked"] == false && l["content"].is_string()), "{role}: {body}");
     }
+    app.stop().await;
+}
+
+/// A mutation runs to its end when its client goes away: the enrolment is made and its key
+/// holds the answer (a retry replays it), and no pooled connection is left inside a transaction.
+#[tokio::test]
+async fn a_mutation_completes_when_its_client_gives_up() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let db = TestDb::migrated().await;
+    let learner = first_row(
+        &db,
+        "INSERT INTO users (email, password_hash, first_name, last_name) VALUES ('gone@example.org', 'x', 'Gone', 'Away') RETURNING id::text",
+    )
+    .await;
+    let course = first_row(
+        &db,
+        "INSERT INTO courses (title, slug, is_published) VALUES ('Held', 'held', true) RETURNING id::text",
+    )
+    .await;
+    let app = TestApp::spawn_authed(&db).await;
+    let bearer = token(&learner, "student", 600);
+    let enroll = "mutation($c: ID!) { enroll(courseId: $c, idempotencyKey: \"gone-1\") { enrolledAt course { id } } }";
+
+    // hold the idempotency table so the mutation waits inside its transaction
+    let holder = Database::connect(&db.direct_url).await.expect("connect");
+    let tx = holder.begin().await.expect("begin");
+    tx.execute_unprepared("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE").await.expect("lock");
+    let gave_up = app
+        .client()
+        .post(app.url("/graphql"))
+        .bearer_auth(&bearer)
+        .timeout(std::time::Duration::from_millis(500))
+        .json(&json!({ "query": enroll, "variables": { "c": course } }))
+        .send()
+        .await;
+    assert!(gave_up.is_err_and(|e| e.is_timeout()), "the client gave up while the mutation waited");
+    tx.commit().await.expect("release");
+    holder.close().await.expect("close");
+
+    // the mutation goes on without its client
+    let mut done = String::new();
+    for _ in 0..100 {
+        done = first_row(
+            &db,
+            &format!(
+                "SELECT (SELECT count(*) FROM enrollments WHERE user_id = '{learner}') || ':' || \
+                 (SELECT count(*) FROM idempotency_keys WHERE key = 'gone-1' AND response IS NOT NULL)"
+            ),
+        )
+        .await;
+        if done == "1:1" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(done, "1:1", "enrolments : answered keys");
+    let idle_in_tx = first_row(
+        &db,
+        &format!(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{}' AND state LIKE 'idle in transaction%'",
+            db.name
+        ),
+    )
+    .await;
+    assert_eq!(idle_in_tx, "0");
+    // the retry replays the answer the client missed
+    let body = ask(&app, Some(&bearer), enroll, json!({ "c": course })).await;
+    assert_eq!(data(&body)["enroll"]["course"]["id"], json!(course), "{body}");
     app.stop().await;
 }

@@ -11,6 +11,7 @@ mod cli;
 mod courses;
 mod dashboard;
 mod discovery;
+mod federation;
 mod fields;
 mod learner;
 mod migrations;

@@ -92,7 +92,7 @@ const QUIZ: &str = r#"query($id: ID!) { quiz(id: $id) {
 /// Statements this database has run, from `pg_stat_statements`: the counting query excluded,
 /// and so are the `SET`s PgBouncer sends when it hands a client a server connection whose
 /// parameters (application_name, TimeZone) differ — the pooler's, not the request's.
-async fn pg_calls(db: &TestDb) -> i64 {
+pub(crate) async fn pg_calls(db: &TestDb) -> i64 {
     let sql = format!(
         "SELECT COALESCE(sum(calls), 0)::bigint::text FROM pg_stat_statements \
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = '{}') AND query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'SET %'",
@@ -102,7 +102,13 @@ async fn pg_calls(db: &TestDb) -> i64 {
 }
 
 /// What one request cost: (pg_stat_statements calls, statements the service counted, Mongo commands).
-async fn cost(app: &TestApp, db: &TestDb, bearer: &str, query: &str, variables: Value) -> ((i64, u64, u64), Value) {
+pub(crate) async fn cost(
+    app: &TestApp,
+    db: &TestDb,
+    bearer: &str,
+    query: &str,
+    variables: Value,
+) -> ((i64, u64, u64), Value) {
     let request = || {
         app.client()
             .post(app.url("/graphql"))

@@ -6,6 +6,7 @@
 //   DATABASE_URL=postgres://… PORT=58082 JWT_SECRET=… node server.js
 
 import { ApolloServer } from "@apollo/server";
+import { GraphQLError } from "graphql";
 import { startStandaloneServer } from "@apollo/server/standalone";
 import { buildSubgraphSchema } from "@apollo/subgraph";
 import DataLoader from "dataloader";
@@ -45,11 +46,111 @@ const typeDefs = gql`
   type EnrollmentConnection { nodes: [Enrollment!]! }
   type Learner { enrollments(first: Int = 20): EnrollmentConnection! }
   type Question { id: ID! prompt: String! }
-  type QuizAttempt { attemptNumber: Int! score: Int isPassed: Boolean }
+  type QuestionFeedback { questionId: ID! correct: Boolean! pointsAwarded: Int! pointsPossible: Int! }
+  type QuizAttempt { attemptNumber: Int! score: Int isPassed: Boolean feedback: [QuestionFeedback!]! }
+  input AnswerInput { questionId: ID! optionIds: [ID!]! = [] text: String }
+  type Mutation {
+    submitQuizAttempt(attemptId: ID!, answers: [AnswerInput!]!, idempotencyKey: String!): QuizAttempt!
+  }
   type Quiz { id: ID! title: String! passingScore: Int! questions: [Question!]! myAttempts: [QuizAttempt!]! }
 `;
 
 const q = (name, text, values) => pool.query({ name, text, values });
+
+const badInput = (message) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
+
+// LearnGraph's grading rules: all or nothing per question, a score out of 100
+function grade(questions, answers) {
+  const given = new Map();
+  for (const a of answers) {
+    const question = questions.find((x) => x.id === a.questionId);
+    if (!question) throw badInput(`\`answers\`: the quiz has no question \`${a.questionId}\``);
+    if (given.has(a.questionId)) throw badInput(`\`answers\`: question \`${a.questionId}\` is answered twice`);
+    if (question.options && a.optionIds.some((o) => !question.options.some((c) => c.id === o))) {
+      throw badInput(`\`answers\`: question \`${a.questionId}\` has an unknown option`);
+    }
+    given.set(a.questionId, a);
+  }
+  let earned = 0, possible = 0;
+  const feedback = questions.map((x) => {
+    const a = given.get(x.id);
+    let correct = false;
+    if (a && x.type === "single_choice") correct = a.optionIds.length === 1 && x.correct.includes(a.optionIds[0]);
+    if (a && x.type === "multiple_choice") {
+      const chosen = new Set(a.optionIds);
+      correct = chosen.size > 0 && chosen.size === new Set(x.correct).size && x.correct.every((c) => chosen.has(c));
+    }
+    if (a && x.type === "short_answer" && a.text != null) {
+      const t = a.text.trim().toLowerCase();
+      correct = x.accepted.some((acc) => acc.trim().toLowerCase() === t);
+    }
+    const points = Math.max(x.points ?? 1, 0);
+    possible += points;
+    if (correct) earned += points;
+    return { question_id: x.id, correct, points_awarded: correct ? points : 0, points_possible: points };
+  });
+  const score = possible === 0 ? 0 : Math.min(100, Math.max(0, Math.round((earned * 100) / possible)));
+  return { score, feedback };
+}
+
+const ATTEMPT_COLUMNS = "id, user_id, quiz_id, score, answers, is_passed, attempt_number, started_at, completed_at";
+
+// one transaction: the idempotency key claimed, the attempt locked, graded, completed, and
+// the response stored with the key (a retry with the same key replays it)
+async function submitQuizAttempt(user, { attemptId, answers, idempotencyKey }) {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const args = { attemptId, answers: answers.map((a) => [a.questionId, a.optionIds, a.text ?? null]) };
+    const claim = await client.query({
+      name: "claim_key",
+      text: "INSERT INTO idempotency_keys (user_id, key, operation, arguments) VALUES ($1, $2, 'submitQuizAttempt', $3) " +
+        "ON CONFLICT (user_id, key) DO NOTHING",
+      values: [user, idempotencyKey, JSON.stringify(args)],
+    });
+    if (claim.rowCount === 0) {
+      const { rows } = await client.query({ name: "read_key", text: "SELECT response FROM idempotency_keys WHERE user_id = $1 AND key = $2", values: [user, idempotencyKey] });
+      await client.query("ROLLBACK");
+      return rows[0].response;
+    }
+    const { rows } = await client.query({
+      name: "lock_attempt",
+      text: "SELECT a.user_id, a.completed_at, q.questions, q.passing_score, " +
+        "(q.time_limit_minutes IS NOT NULL AND now() > a.started_at + make_interval(mins => q.time_limit_minutes) + interval '30 seconds') AS expired, " +
+        "(q.is_active AND c.is_published AND EXISTS (SELECT 1 FROM enrollments e WHERE e.user_id = a.user_id AND e.course_id = l.course_id)) AS allowed " +
+        "FROM quiz_attempts a JOIN quizzes q ON q.id = a.quiz_id JOIN lessons l ON l.id = q.lesson_id " +
+        "JOIN courses c ON c.id = l.course_id WHERE a.id = $1 FOR UPDATE OF a",
+      values: [attemptId],
+    });
+    const found = rows[0];
+    if (!found || found.user_id !== user) throw badInput("`attemptId`: you have no attempt with this id");
+    if (found.completed_at) throw badInput("`attemptId`: this attempt was already submitted");
+    if (!found.allowed) throw new GraphQLError("forbidden", { extensions: { code: "FORBIDDEN" } });
+    if (found.expired) throw badInput("`attemptId`: the time limit is over");
+    const graded = grade(found.questions, answers);
+    const sheet = graded.feedback.map((f) => {
+      const a = answers.find((x) => x.questionId === f.question_id);
+      return { question_id: f.question_id, option_ids: a ? a.optionIds : [], text: a?.text ?? null, feedback: f };
+    });
+    const done = await client.query({
+      name: "complete_attempt",
+      text: "UPDATE quiz_attempts SET score = $2, is_passed = $3, answers = $4, completed_at = now(), " +
+        "time_taken_minutes = GREATEST(0, CEIL(EXTRACT(EPOCH FROM now() - started_at) / 60))::int " +
+        `WHERE id = $1 RETURNING ${ATTEMPT_COLUMNS}`,
+      values: [attemptId, graded.score, graded.score >= found.passing_score, JSON.stringify(sheet)],
+    });
+    const response = done.rows[0];
+    await client.query({ name: "store_key", text: "UPDATE idempotency_keys SET response = $3 WHERE user_id = $1 AND key = $2",
+      values: [user, idempotencyKey, JSON.stringify(response)] });
+    await client.query("COMMIT");
+    return response;
+  } catch (e) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
 
 function loaders() {
   const byId = (name, sql) =>
@@ -123,8 +224,23 @@ const resolvers = {
       return rows[0] ?? null;
     },
   },
+  Mutation: {
+    submitQuizAttempt(_, args, ctx) {
+      if (!ctx.user) throw new GraphQLError("sign in first", { extensions: { code: "UNAUTHENTICATED" } });
+      return submitQuizAttempt(ctx.user, args);
+    },
+  },
+  QuizAttempt: {
+    attemptNumber: (a) => a.attemptNumber ?? a.attempt_number,
+    isPassed: (a) => (a.isPassed !== undefined ? a.isPassed : a.is_passed),
+    feedback: (a) => (Array.isArray(a.answers) ? a.answers : []).filter((i) => i.feedback).map((i) => ({
+      questionId: i.feedback.question_id, correct: i.feedback.correct,
+      pointsAwarded: i.feedback.points_awarded, pointsPossible: i.feedback.points_possible,
+    })),
+  },
   Course: {
-    __resolveReference: (ref, ctx) => ctx.loaders.course.load(ref.id),
+    // a draft is not an entity anyone outside may fetch, as in LearnGraph
+    __resolveReference: (ref, ctx) => ctx.loaders.course.load(ref.id).then((c) => (c && c.is_published ? c : null)),
     rating: (c) => Number(c.rating),
     category: (c, _, ctx) => (c.category_id ? ctx.loaders.category.load(c.category_id) : null),
     instructor: (c, _, ctx) => (c.instructor_id ? ctx.loaders.user.load(c.instructor_id) : null),
