@@ -127,6 +127,8 @@ def prepare_data(env: dict, lg: Path) -> dict:
         run([str(lg), "project", "rebuild"], env=benv, capture=True)
         marker.write_text(fingerprint.hexdigest())
     benv["_mongo_pid"] = str(mongo.pid)
+    backend = int(psql(benv["DATABASE_DIRECT_URL"], "SELECT pg_backend_pid()"))
+    benv["_postmaster_pid"] = str(proc_cpu(backend)[0])
     return benv
 
 
@@ -576,6 +578,28 @@ def profile_finish(perf: subprocess.Popen, query: str) -> None:
     log(f"{query}: profile in .cache/bench/profile-{query}.txt")
 
 
+def proc_cpu(pid: int) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) of a process; (0, 0) once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0, 0.0
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def store_cpu(benv: dict) -> tuple[float, float]:
+    """CPU seconds so far of the PostgreSQL server (postmaster and its processes) and of the
+    bench's Mongo server: what a request costs the stores, beside what it costs the target."""
+    postmaster = int(benv["_postmaster_pid"])
+    pg = proc_cpu(postmaster)[1]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent, cpu = proc_cpu(int(entry.name))
+            if parent == postmaster:
+                pg += cpu
+    return pg, proc_cpu(int(benv["_mongo_pid"]))[1]
+
+
 def mongo_commands(target) -> float | None:
     """LearnGraph's Mongo command counter (its /metrics); None for the peers, which use none."""
     if target.name != "learngraph":
@@ -690,11 +714,15 @@ def main() -> None:
                         warm = reqs = plans[(q, t.name)]
                     warmed = load(t.url, warm, 2, connections)
                     cpu0, pg0, m0 = t.cpu_seconds(), pg_calls(benv["DATABASE_DIRECT_URL"]), mongo_commands(t)
+                    stores0 = store_cpu(benv)
                     perf = profile_start(t, q) if args.profile and t.name == "learngraph" else None
                     r = load(t.url, reqs, seconds, connections)
                     if perf is not None:
                         profile_finish(perf, q)
+                    stores1 = store_cpu(benv)
                     cpu1, pg1, m1 = t.cpu_seconds(), pg_calls(benv["DATABASE_DIRECT_URL"]), mongo_commands(t)
+                    r["pg_cpu_ms"] = (stores1[0] - stores0[0]) * 1000 / max(r["requests"], 1)
+                    r["mongo_cpu_ms"] = (stores1[1] - stores0[1]) * 1000 / max(r["requests"], 1)
                     if q == "Q8":
                         # every request a fresh submission, each one graded and stored
                         done = q8_submitted(benv)
@@ -742,21 +770,23 @@ def report(results: dict, open_loop: dict, queries: list, targets: list, quick: 
              f"run {min(loads, default=0):.2f} to {max(loads, default=0):.2f}; {os.cpu_count()} cores (the load "
              f"generator on core 0, the target on core 1).", "",
              "Closed loop: wrk, 16 connections, the best of the rounds.", "",
-             "| query | target | req/s | p50 ms | p99 ms | CPU ms/req | SQL/req | Mongo/req | peak RSS MB | errors | ours/this |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "CPU ms/req is the target's own; PG and Mongo CPU ms/req are the stores' servers' (all of "
+             "PostgreSQL's processes; the bench's Mongo server), per request of the target.", "",
+             "| query | target | req/s | p50 ms | p99 ms | CPU ms/req | PG CPU ms/req | Mongo CPU ms/req | SQL/req | Mongo/req | peak RSS MB | errors | ours/this |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for q in queries:
         ours = results.get((q, "learngraph"))
         names = [t.name for t in targets] + (["floor (pgbench)"] if q == "Q1" else [])
         for name in names:
             r = results.get((q, name))
             if r is None:
-                lines.append(f"| {q} | {name} | cannot express it | | | | | | | | |")
+                lines.append(f"| {q} | {name} | cannot express it | | | | | | | | | | |")
                 continue
             ratio = f"{ours['rps'] / r['rps']:.2f}" if ours and r["rps"] else ""
             fmt = lambda v, p=2: "" if v is None else f"{v:.{p}f}"
             errors = None if "errors" not in r else r["errors"] + r.get("non2xx", 0)
             lines.append(f"| {q} | {name} | {r['rps']:.0f} | {fmt(r.get('p50'))} | {fmt(r.get('p99'))} | "
-                         f"{fmt(r.get('cpu_ms'), 3)} | {fmt(r.get('sql'), 1)} | {fmt(r.get('mongo'), 1)} | "
+                         f"{fmt(r.get('cpu_ms'), 3)} | {fmt(r.get('pg_cpu_ms'), 3)} | {fmt(r.get('mongo_cpu_ms'), 3)} | {fmt(r.get('sql'), 1)} | {fmt(r.get('mongo'), 1)} | "
                          f"{fmt(r.get('rss'), 0)} | {'' if errors is None else errors} | {ratio} |")
     if open_loop:
         lines += ["", "Open loop: a fixed rate (60% of the slowest target's closed-loop req/s), latency from each "

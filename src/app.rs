@@ -71,6 +71,7 @@ impl App {
             pg.db().clone(),
             mongo.clone(),
             config.mongo.read_timeout,
+            config.mongo.hedge_after,
             config.postgres.statement_timeout,
         ));
         let loaders = Loaders::new(pg.clone(), read_models.clone(), config.loader_delay);

@@ -102,8 +102,11 @@ pub struct MongoConfig {
     pub server_selection_timeout: Duration,
     /// The deadline around each Mongo call (the driver has no socket timeout).
     pub op_timeout: Duration,
-    /// The deadline of a read-model read before it falls back to PostgreSQL.
+    /// The deadline of a read-model read: past it Mongo counts as failed for a moment.
     pub read_timeout: Duration,
+    /// How long a request waits for a read-model read before it builds the documents from
+    /// PostgreSQL instead (the tail latency a stalling Mongo can add).
+    pub hedge_after: Duration,
     pub write_concern_majority: bool,
     pub write_journal: bool,
     pub write_timeout: Duration,
@@ -223,6 +226,7 @@ impl Config {
             server_selection_timeout: env.millis("MONGO_SERVER_SELECTION_TIMEOUT", 5_000)?,
             op_timeout: env.millis("MONGO_OPERATION_TIMEOUT", 5_000)?,
             read_timeout: env.millis("MONGO_READ_TIMEOUT", 1_000)?,
+            hedge_after: env.millis_or_zero("MONGO_HEDGE_AFTER", 100)?,
             write_concern_majority: env.parse_with("MONGO_WRITE_CONCERN", true, |v| match v {
                 "majority" => Ok(true),
                 "1" => Ok(false),
@@ -385,6 +389,11 @@ impl Env {
             return Err(ConfigError::new(var, "must be a positive number of milliseconds"));
         }
         Ok(Duration::from_millis(ms))
+    }
+
+    /// As `millis`, where 0 is a meaningful setting.
+    fn millis_or_zero(&self, var: &str, default: u64) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_millis(self.parse(var, default)?))
     }
 }
 

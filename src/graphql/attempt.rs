@@ -29,6 +29,7 @@ pub struct QuizAttempt(pub AttemptRow);
 
 /// How one question went. It never says what the right answer was.
 #[derive(SimpleObject)]
+#[graphql(cache_control(private, no_cache))]
 pub struct QuestionFeedback {
     /// The question.
     question_id: ID,
@@ -41,7 +42,7 @@ pub struct QuestionFeedback {
 }
 
 /// One attempt at a quiz.
-#[Object]
+#[Object(cache_control(private, no_cache))]
 impl QuizAttempt {
     /// The attempt's id.
     async fn id(&self) -> ID {

@@ -18,7 +18,7 @@ impl From<category::Model> for Category {
 }
 
 /// A subject area. Categories nest: a top-level category has no parent.
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl Category {
     /// The category's id.
     async fn id(&self) -> ID {

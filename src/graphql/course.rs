@@ -81,7 +81,7 @@ impl From<CourseDoc> for Course {
 }
 
 /// A course: its lessons, instructor and category, and how learners rate it.
-#[Object]
+#[Object(cache_control(max_age = 60))]
 impl Course {
     /// The course's id.
     async fn id(&self) -> ID {
@@ -228,7 +228,7 @@ fn ratio(part: i64, whole: i64) -> f64 {
 }
 
 /// How a course is doing (PostgreSQL aggregates, computed when asked for).
-#[Object]
+#[Object(cache_control(private, no_cache))]
 impl CourseStats {
     /// Learners enrolled now.
     async fn enrollments(&self) -> i32 {
@@ -286,6 +286,7 @@ impl CourseStats {
 
 /// How enrolled learners got through one lesson.
 #[derive(SimpleObject)]
+#[graphql(cache_control(private, no_cache))]
 pub struct LessonStats {
     /// The lesson.
     lesson_id: ID,
@@ -304,6 +305,7 @@ pub struct LessonStats {
 
 /// One course in a page of courses.
 #[derive(SimpleObject)]
+#[graphql(cache_control(max_age = 60))]
 pub struct CourseEdge {
     /// Pass as `after` (or `before`) to get the courses that follow (or precede) this one.
     cursor: String,
@@ -313,7 +315,7 @@ pub struct CourseEdge {
 
 /// Where a page sits in the whole list (Relay).
 #[derive(SimpleObject)]
-#[graphql(shareable)]
+#[graphql(shareable, cache_control(max_age = 60))]
 pub struct PageInfo {
     /// Whether more items follow this page.
     pub(crate) has_next_page: bool,
@@ -335,7 +337,7 @@ pub struct CourseConnection {
 
 /// A page of courses (Relay connection). Counts and facets cover the whole list, not just
 /// this page, and each runs only when asked for.
-#[Object]
+#[Object(cache_control(max_age = 60))]
 impl CourseConnection {
     /// The courses of this page, with their cursors.
     async fn edges(&self) -> &[CourseEdge] {
@@ -371,6 +373,7 @@ pub struct CourseFacets {
 
 /// How many courses of a list are at one level.
 #[derive(SimpleObject)]
+#[graphql(cache_control(max_age = 60))]
 pub struct LevelCount {
     /// The level.
     level: CourseLevel,
@@ -385,7 +388,7 @@ pub struct CategoryCount {
 }
 
 /// How many courses of a list are directly in one category.
-#[Object]
+#[Object(cache_control(max_age = 60))]
 impl CategoryCount {
     /// The category; null for courses filed under none.
     async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
@@ -400,7 +403,7 @@ impl CategoryCount {
 }
 
 /// Counts of a course list by level and by category, for narrowing it down.
-#[Object]
+#[Object(cache_control(max_age = 60))]
 impl CourseFacets {
     /// Courses per level, most first; levels with none are left out.
     async fn levels(&self, ctx: &Context<'_>) -> Result<Vec<LevelCount>> {

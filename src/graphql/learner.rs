@@ -50,7 +50,7 @@ fn page_size(field: &str, n: i32) -> Result<u64, AppError> {
 
 /// A learner as a reader may see them: the learner themself and admins see everything; an
 /// instructor sees only what concerns the courses they teach.
-#[Object]
+#[Object(cache_control(private, no_cache))]
 impl Learner {
     /// The user's id.
     async fn id(&self) -> ID {
@@ -155,6 +155,7 @@ impl Learner {
 
 /// One enrolment in a page of them.
 #[derive(SimpleObject)]
+#[graphql(cache_control(private, no_cache))]
 pub struct EnrollmentEdge {
     /// Pass as `after` to get the enrolments that follow this one.
     cursor: String,
@@ -171,7 +172,7 @@ pub struct EnrollmentConnection {
 }
 
 /// A page of a learner's enrolments (Relay connection).
-#[Object]
+#[Object(cache_control(private, no_cache))]
 impl EnrollmentConnection {
     /// The enrolments of this page, with their cursors.
     async fn edges(&self) -> &[EnrollmentEdge] {
@@ -199,7 +200,7 @@ impl EnrollmentConnection {
 pub struct Enrollment(EnrollmentRow);
 
 /// A learner's enrolment in a course.
-#[Object]
+#[Object(cache_control(private, no_cache))]
 impl Enrollment {
     /// The course (null once it is unpublished, unless the viewer authors it).
     async fn course(&self, ctx: &Context<'_>) -> Result<Option<Course>> {
@@ -225,6 +226,7 @@ pub struct Progress(pub(crate) ProgressDoc);
 
 /// Progress through one lesson.
 #[derive(SimpleObject)]
+#[graphql(cache_control(private, no_cache))]
 pub struct LessonProgress {
     /// The lesson.
     lesson_id: ID,
@@ -245,7 +247,7 @@ fn time(d: mongodb::bson::DateTime) -> DateTime<Utc> {
 }
 
 /// Progress through a course.
-#[Object]
+#[Object(cache_control(private, no_cache))]
 impl Progress {
     /// Completed lessons over all lessons, 0 to 100.
     async fn overall_completion_percentage(&self) -> i32 {
@@ -323,6 +325,7 @@ impl LearnerQuery {
 /// What `unenroll` did.
 #[derive(SimpleObject, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[graphql(cache_control(private, no_cache))]
 pub struct UnenrollPayload {
     /// The course.
     course_id: ID,

@@ -78,7 +78,7 @@ impl From<lesson::Model> for Lesson {
 }
 
 /// One lesson of a course (its outline: content arrives with the course page).
-#[Object]
+#[Object(cache_control(max_age = 60))]
 impl Lesson {
     /// The lesson's id.
     async fn id(&self) -> ID {

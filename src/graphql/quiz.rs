@@ -51,7 +51,7 @@ impl Quiz {
 }
 
 /// A quiz attached to a lesson.
-#[Object]
+#[Object(cache_control(max_age = 60))]
 impl Quiz {
     /// The quiz's id.
     async fn id(&self) -> ID {
@@ -92,6 +92,7 @@ impl Quiz {
     }
 
     /// The signed-in learner's best submitted score; null before any submission.
+    #[graphql(cache_control(private, no_cache))]
     async fn my_best_score(&self, ctx: &Context<'_>) -> Result<Option<i32>> {
         let Viewer::User { id, .. } = viewer(ctx) else { return Ok(None) };
         let rows =
@@ -138,6 +139,7 @@ pub enum QuizQuestion {
 
 /// One option of a choice question.
 #[derive(SimpleObject, Clone)]
+#[graphql(cache_control(max_age = 60))]
 pub struct QuestionOption {
     /// The option's id, to answer with.
     id: ID,
@@ -147,6 +149,7 @@ pub struct QuestionOption {
 
 /// A question with exactly one right option.
 #[derive(SimpleObject)]
+#[graphql(cache_control(max_age = 60))]
 pub struct SingleChoiceQuestion {
     /// The question's id within the quiz.
     id: ID,
@@ -160,6 +163,7 @@ pub struct SingleChoiceQuestion {
 
 /// A question where every right option, and no other, must be chosen.
 #[derive(SimpleObject)]
+#[graphql(cache_control(max_age = 60))]
 pub struct MultipleChoiceQuestion {
     /// The question's id within the quiz.
     id: ID,
@@ -173,6 +177,7 @@ pub struct MultipleChoiceQuestion {
 
 /// A question answered with a short text.
 #[derive(SimpleObject)]
+#[graphql(cache_control(max_age = 60))]
 pub struct ShortAnswerQuestion {
     /// The question's id within the quiz.
     id: ID,
@@ -209,6 +214,7 @@ impl From<Question> for QuizQuestion {
 
 /// The right answer to one question.
 #[derive(SimpleObject)]
+#[graphql(cache_control(private, no_cache))]
 pub struct AnswerKeyEntry {
     /// The question.
     question_id: ID,

@@ -14,7 +14,7 @@ impl From<user::Model> for User {
 }
 
 /// A person on the platform, as anyone may see them.
-#[Object]
+#[Object(cache_control(max_age = 300))]
 impl User {
     /// The user's id.
     async fn id(&self) -> ID {

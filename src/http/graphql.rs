@@ -73,12 +73,14 @@ async fn execute(
         }
     };
     request = request.data(viewer);
+    let signed_in = matches!(viewer, crate::auth::Viewer::User { .. });
     // Parsed once here; execution reuses the parsed document.
     if let Err(e) = request.parsed_query() {
         let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
         return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
     }
-    let mut response = if is_mutation(&mut request) {
+    let mutation = is_mutation(&mut request);
+    let mut response = if mutation {
         // A mutation runs to its end even when the client goes away: dropping it between two
         // statements of a transaction would hand the pooled connection back mid-transaction.
         // (Its idempotency key lets the client ask again for the answer it missed.)
@@ -139,7 +141,27 @@ async fn execute(
         }
     };
     out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(media)));
+    let public = !(mutation || signed_in || !response.errors.is_empty());
+    let cache = cache_control(public, response.cache_control);
+    out.headers_mut().insert(header::CACHE_CONTROL, cache);
+    if public {
+        // what a shared cache stores for anonymous callers is not for signed-in ones
+        out.headers_mut().insert(header::VARY, HeaderValue::from_static("Authorization"));
+    }
     out
+}
+
+/// The response's `Cache-Control`: the strictest hint of the types and fields it selected
+/// (every object type carries one: catalog types public with a max-age, learner-specific ones
+/// private), and `private, no-store` for anything a signed-in caller asked, any mutation and
+/// any answer with errors. A selection whose types give no max-age is not stored either.
+fn cache_control(public: bool, hints: async_graphql::CacheControl) -> HeaderValue {
+    if public && hints.public && hints.max_age > 0 {
+        HeaderValue::from_str(&format!("public, max-age={}", hints.max_age))
+            .unwrap_or(HeaderValue::from_static("private, no-store"))
+    } else {
+        HeaderValue::from_static("private, no-store")
+    }
 }
 
 fn wants_html(headers: &HeaderMap) -> bool {
@@ -172,6 +194,7 @@ fn error_response(headers: &HeaderMap, status: StatusCode, code: &str, message: 
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut out = (status, body.to_string()).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(negotiate(headers))));
+    out.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     out
 }
 

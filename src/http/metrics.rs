@@ -33,5 +33,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         "Read-model documents built from PostgreSQL instead.",
         reads.fallbacks.load(Ordering::Relaxed),
     );
+    counter(
+        "learngraph_read_model_hedged_total",
+        "Read-model reads that stopped waiting for a slow MongoDB (MONGO_HEDGE_AFTER).",
+        reads.hedged.load(Ordering::Relaxed),
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], out)
 }

@@ -26,10 +26,10 @@ use crate::{
     store::{mongo::MongoStore, with_deadline},
 };
 
-/// How long reads skip Mongo after it failed, before trying it again.
 /// Documents per reply of a read-model find.
 const FIND_BATCH: u32 = 100_000;
 
+/// How long reads skip Mongo after it failed, before trying it again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// Read-model reads with the PostgreSQL fallback. Shared by all requests.
@@ -37,9 +37,10 @@ pub struct ReadModels {
     pg: DatabaseConnection,
     mongo: MongoStore,
     read_timeout: Duration,
+    hedge_after: Duration,
     pg_deadline: Duration,
     pub stats: Arc<ReadStats>,
-    skip_mongo_until: Mutex<Option<Instant>>,
+    skip_mongo_until: Arc<Mutex<Option<Instant>>>,
 }
 
 #[derive(Debug, Default)]
@@ -48,12 +49,37 @@ pub struct ReadStats {
     pub mongo_hits: AtomicU64,
     /// Documents built from PostgreSQL because Mongo failed, timed out or lacked them.
     pub fallbacks: AtomicU64,
+    /// Reads that stopped waiting for a slow Mongo (after `hedge_after`) and built their
+    /// documents from PostgreSQL.
+    pub hedged: AtomicU64,
     degraded: AtomicBool,
 }
 
 impl ReadModels {
-    pub fn new(pg: DatabaseConnection, mongo: MongoStore, read_timeout: Duration, pg_deadline: Duration) -> Self {
-        Self { pg, mongo, read_timeout, pg_deadline, stats: Arc::default(), skip_mongo_until: Mutex::new(None) }
+    /// `read_timeout`: how long a Mongo read may take before Mongo counts as failed (reads then
+    /// skip it for a moment); `hedge_after`: how long a request waits for Mongo before it builds
+    /// its documents from PostgreSQL instead (the read goes on, and may still find Mongo failed).
+    pub fn new(
+        pg: DatabaseConnection,
+        mongo: MongoStore,
+        read_timeout: Duration,
+        hedge_after: Duration,
+        pg_deadline: Duration,
+    ) -> Self {
+        Self {
+            pg,
+            mongo,
+            read_timeout,
+            hedge_after,
+            pg_deadline,
+            stats: Arc::default(),
+            skip_mongo_until: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Whether reads skip MongoDB right now (it failed or timed out a moment ago).
+    pub fn skipping_mongo(&self) -> bool {
+        self.skip_mongo_until.lock().ok().and_then(|g| *g).is_some_and(|t| Instant::now() < t)
     }
 
     /// Course documents by id (unknown ids are absent).
@@ -223,38 +249,56 @@ impl ReadModels {
         Ok(out)
     }
 
-    /// The documents Mongo answers with, or None when it failed (then reads skip Mongo for a moment).
+    /// The documents Mongo answers with, or None when it failed (then reads skip Mongo for a
+    /// moment) or was slower than `hedge_after`. The read runs as a task of its own: a request
+    /// waits for it at most `hedge_after` and then builds its documents from PostgreSQL, so a
+    /// stalling Mongo costs a request that long, not `read_timeout`; the read itself goes on,
+    /// and a failure or a `read_timeout` still marks Mongo down.
     async fn mongo_find(&self, kind: Kind, filter: Document) -> Option<Vec<Document>> {
-        if self.skip_mongo_until.lock().ok().and_then(|g| *g).is_some_and(|t| Instant::now() < t) {
+        if self.skipping_mongo() {
             return None;
         }
         let coll = self.mongo.database().collection::<Document>(kind.collection());
-        let found = with_deadline(Store::Mongo, "read documents", self.read_timeout, async {
-            // one reply, not 101 documents and then a getMore per batch: a read's round trips
-            // do not grow with its documents (the server still caps a reply at 16 MB)
-            coll.find(filter)
-                .max_time(self.read_timeout)
-                .batch_size(FIND_BATCH)
-                .await?
-                .try_collect::<Vec<Document>>()
-                .await
-        })
-        .await;
-        match found {
-            Ok(docs) => {
-                if self.stats.degraded.swap(false, Ordering::Relaxed) {
-                    tracing::info!("read models: MongoDB answers again");
+        let (read_timeout, stats, breaker) = (self.read_timeout, self.stats.clone(), self.skip_mongo_until.clone());
+        let read = tokio::spawn(async move {
+            let found = with_deadline(Store::Mongo, "read documents", read_timeout, async {
+                // one reply, not 101 documents and then a getMore per batch: a read's round trips
+                // do not grow with its documents (the server still caps a reply at 16 MB)
+                coll.find(filter)
+                    .max_time(read_timeout)
+                    .batch_size(FIND_BATCH)
+                    .await?
+                    .try_collect::<Vec<Document>>()
+                    .await
+            })
+            .await;
+            match found {
+                Ok(docs) => {
+                    if stats.degraded.swap(false, Ordering::Relaxed) {
+                        tracing::info!("read models: MongoDB answers again");
+                    }
+                    Some(docs)
                 }
-                Some(docs)
+                Err(e) => {
+                    if let Ok(mut until) = breaker.lock() {
+                        *until = Some(Instant::now() + RETRY_AFTER);
+                    }
+                    if !stats.degraded.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(kind = ?e.kind, detail = %e.detail,
+                            "read models: MongoDB failed; answering from PostgreSQL until it is back");
+                    }
+                    None
+                }
             }
-            Err(e) => {
-                if let Ok(mut until) = self.skip_mongo_until.lock() {
-                    *until = Some(Instant::now() + RETRY_AFTER);
-                }
-                if !self.stats.degraded.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(kind = ?e.kind, detail = %e.detail,
-                        "read models: MongoDB failed; answering from PostgreSQL until it is back");
-                }
+        });
+        match tokio::time::timeout(self.hedge_after, read).await {
+            Ok(Ok(found)) => found,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "read models: the Mongo read's task failed");
+                None
+            }
+            Err(_) => {
+                self.stats.hedged.fetch_add(1, Ordering::Relaxed);
                 None
             }
         }

@@ -78,9 +78,13 @@ async fn entities_resolve_in_batches_in_order_with_null_for_unknown_keys() {
     let entities = data(&answer)["_entities"].as_array().cloned().unwrap_or_default();
     assert_eq!(entities.len(), 200);
     println!("_entities per request (pg_stat_statements, service hook, mongo commands): 20 reps {small:?} / 200 reps {large:?}");
-    assert_eq!(small, large, "10 + 10 representations vs 100 + 100");
-    // courses, users (learners and instructors), lesson counts
-    assert!(large.1 <= 4 && large.2 == 0, "{large:?}");
+    // courses, users, lesson counts, and the instructors (users again, unless their keys
+    // reach the loader while the first batch of users is still gathering): a bound that does
+    // not move with the number of representations
+    for (n, counts) in [(20, small), (200, large)] {
+        assert!((3..=4).contains(&counts.1) && counts.2 == 0, "{n} representations: {counts:?}");
+        assert_eq!(counts.0, counts.1 as i64, "pg_stat_statements agrees with the service's count");
+    }
     for (i, entity) in entities.iter().enumerate() {
         let (typename, id) = if i < 100 { ("Course", course_id(i)) } else { ("User", user_id(i - 100)) };
         assert_eq!(entity["__typename"], json!(typename), "{i}: {entity}");

@@ -393,7 +393,13 @@ async fn a_learner_reads_their_own_changes_before_they_are_projected() {
     .remove(0);
     let ids: Vec<uuid::Uuid> = row.split(',').map(|s| s.parse().expect("uuid")).collect();
     let (user, course, lesson) = (ids[0], ids[1], ids[2]);
-    let reads = ReadModels::new(pg.clone(), mongo.clone(), Duration::from_secs(1), Duration::from_secs(10));
+    let reads = ReadModels::new(
+        pg.clone(),
+        mongo.clone(),
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+        Duration::from_secs(10),
+    );
 
     let before = reads.progress_of(user, &[course]).await.expect("read")[&course].clone();
     assert_eq!(reads.stats.fallbacks.load(Ordering::Relaxed), 0, "projected: served by Mongo");
@@ -627,4 +633,35 @@ async fn every_read_answers_the_same_with_mongo_stopped() {
     }
     assert!(stats.fallbacks.load(Ordering::Relaxed) > fallbacks, "the fallback answered");
     app.stop().await;
+}
+
+/// A request waits for MongoDB no longer than MONGO_HEDGE_AFTER: past it, the request builds
+/// the same documents from PostgreSQL (counted as hedged), and Mongo is not marked down for it.
+#[tokio::test]
+async fn a_read_that_waits_past_the_hedge_answers_from_postgresql() {
+    let db = TestDb::seeded_ci().await;
+    let patient = TestApp::spawn(&db).await;
+    maintain::rebuild(patient.state.pg.db(), &patient.state.mongo).await.expect("rebuild");
+    // a hedge of 0: no Mongo read can answer within it (it needs a round trip)
+    let hasty = TestApp::spawn_with(db.config(&[("MONGO_HEDGE_AFTER", "0")])).await;
+    let slug = crate::support::first_row(&db, "SELECT slug FROM courses WHERE is_published ORDER BY id LIMIT 1").await;
+    let page = "query($slug: String) { course(slug: $slug) { id title level lessons { title durationMinutes } } }";
+    let from_mongo = patient.graphql(page, json!({ "slug": slug })).await;
+    assert!(data(&from_mongo)["course"]["title"].is_string(), "{from_mongo}");
+    assert!(patient.state.read_models.stats.mongo_hits.load(Ordering::Relaxed) >= 1, "the patient app read Mongo");
+
+    let stats = hasty.state.read_models.stats.clone();
+    for _ in 0..3 {
+        assert_eq!(hasty.graphql(page, json!({ "slug": slug })).await, from_mongo);
+    }
+    assert_eq!(stats.hedged.load(Ordering::Relaxed), 3, "each request stopped waiting once");
+    assert_eq!(stats.mongo_hits.load(Ordering::Relaxed), 0);
+    assert!(stats.fallbacks.load(Ordering::Relaxed) >= 3, "built from PostgreSQL");
+    // the reads it stopped waiting for went on and succeeded: Mongo is not marked down
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!hasty.state.read_models.skipping_mongo());
+    let metrics = hasty.client().get(hasty.url("/metrics")).send().await.expect("send").text().await.expect("text");
+    assert!(metrics.contains("learngraph_read_model_hedged_total 3"), "{metrics}");
+    hasty.stop().await;
+    patient.stop().await;
 }

@@ -167,6 +167,9 @@ impl TestDb {
             // the projector's statements would mix with the requests' counts: tests of the
             // projection turn it on
             ("PROJECTOR_ENABLED", "false"),
+            // the Python test server on a busy machine can take longer than the production
+            // default: reads wait for it as long as MONGO_READ_TIMEOUT (the hedge has a test)
+            ("MONGO_HEDGE_AFTER", "5000"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
