@@ -578,20 +578,23 @@ def profile_finish(perf: subprocess.Popen, query: str) -> None:
     log(f"{query}: profile in .cache/bench/profile-{query}.txt")
 
 
-def proc_cpu(pid: int) -> tuple[int, float]:
-    """(parent pid, user + system CPU seconds) of a process; (0, 0) once it is gone."""
+def proc_cpu(pid: int, reaped: bool = False) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) of a process, with its reaped children's when
+    asked; (0, 0) once it is gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0, 0.0
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if reaped else 0)
+    return int(fields[1]), ticks / os.sysconf("SC_CLK_TCK")
 
 
 def store_cpu(benv: dict) -> tuple[float, float]:
     """CPU seconds so far of the PostgreSQL server (postmaster and its processes) and of the
     bench's Mongo server: what a request costs the stores, beside what it costs the target."""
     postmaster = int(benv["_postmaster_pid"])
-    pg = proc_cpu(postmaster)[1]
+    # (backends that exited meanwhile count through the postmaster, which reaped them)
+    pg = proc_cpu(postmaster, reaped=True)[1]
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             parent, cpu = proc_cpu(int(entry.name))
@@ -624,13 +627,13 @@ def floor_q1(benv: dict, seconds: int, connections: int) -> dict:
                                  "ORDER BY created_at DESC, id DESC LIMIT 20) c WHERE category_id IS NOT NULL").splitlines() if l]
     users = [l for l in psql(url, "SELECT DISTINCT instructor_id FROM (SELECT instructor_id FROM courses WHERE is_published "
                                   "ORDER BY created_at DESC, id DESC LIMIT 20) c WHERE instructor_id IS NOT NULL").splitlines() if l]
-    lit = lambda xs: ", ".join(f"'{x}'" for x in xs)
+    arr = lambda xs: "'{" + ",".join(xs) + "}'::uuid[]"
     script = CACHE / "floor_q1.sql"
     script.write_text("\n".join([
         "SELECT c.* FROM courses c WHERE c.is_published ORDER BY c.created_at DESC, c.id DESC LIMIT 21;",
-        f"SELECT * FROM categories WHERE id IN ({lit(cats)});",
-        f"SELECT * FROM users WHERE id IN ({lit(users)});",
-        f"SELECT course_id, count(id) FROM lessons WHERE course_id IN ({lit(ids)}) GROUP BY course_id;",
+        f"SELECT * FROM categories WHERE id = ANY({arr(cats)});",
+        f"SELECT * FROM users WHERE id = ANY({arr(users)});",
+        f"SELECT course_id, count(*) FROM lessons WHERE course_id = ANY({arr(ids)}) GROUP BY course_id;",
     ]) + "\n")
     out = run(["taskset", "-c", "0", "pgbench", "-n", "-M", "prepared", "-c", str(connections), "-j", "1", "-T", str(seconds),
                "-f", str(script), with_db(benv["DATABASE_URL"], BENCH_DB)], capture=True).stdout

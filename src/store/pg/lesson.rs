@@ -1,6 +1,6 @@
 //! Queries on `lessons`.
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{entity::lesson, PgStore};
@@ -23,7 +23,9 @@ impl PgStore {
         let query = lesson::Entity::find()
             .select_only()
             .column(lesson::Column::CourseId)
-            .column_as(lesson::Column::Id.count(), "n")
+            // count(*), not count(id): an index-only scan of the course_id index, 5x cheaper
+            // in the bench's plans than the heap visits count(id) needs
+            .column_as(sea_orm::sea_query::Expr::cust("count(*)"), "n")
             .filter(super::any_of("\"lessons\".\"course_id\"", course_ids))
             .group_by(lesson::Column::CourseId)
             .into_tuple::<(Uuid, i64)>();
