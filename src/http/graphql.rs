@@ -29,7 +29,7 @@ pub async fn get(
         }
         return error_response(&headers, StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is turned off (GRAPHIQL=false)");
     }
-    execute(&state, &headers, request).await
+    execute(&state, &headers, request, Via::Get).await
 }
 
 pub async fn post(
@@ -37,13 +37,21 @@ pub async fn post(
     headers: HeaderMap,
     request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
 ) -> Response {
-    execute(&state, &headers, request).await
+    execute(&state, &headers, request, Via::Post).await
+}
+
+/// The HTTP method a request came with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Get,
+    Post,
 }
 
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
     request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+    via: Via,
 ) -> Response {
     let mut request = match request {
         Ok(r) => r.into_inner(),
@@ -80,6 +88,17 @@ async fn execute(
         return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
     }
     let mutation = is_mutation(&mut request);
+    if mutation && via == Via::Get {
+        // GET is for reads (it may be cached, prefetched, retried): GraphQL over HTTP says 405
+        let mut out = error_response(
+            headers,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "a mutation must be sent with POST",
+        );
+        out.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return out;
+    }
     let mut response = if mutation {
         // A mutation runs to its end even when the client goes away: dropping it between two
         // statements of a transaction would hand the pooled connection back mid-transaction.

@@ -14,6 +14,7 @@ mod dashboard;
 mod discovery;
 mod federation;
 mod fields;
+mod http_audit;
 mod learner;
 mod migrations;
 mod pooler;
