@@ -60,15 +60,26 @@ async def run(url: str, rate: float, seconds: float, bodies: list) -> dict:
 
     async def one(i: int, scheduled: float) -> None:
         nonlocal errors
-        conn = idle.pop() if idle else await asyncio.open_connection(host, port)
-        reader, writer = conn
-        try:
-            writer.write(raw[i % len(raw)])
-            status = await asyncio.wait_for(answer(reader), 30)
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, IndexError):
-            errors += 1
-            writer.close()
-            return
+        status = None
+        # a kept-alive connection the server has closed meanwhile (Node closes idle ones after
+        # 5 s) fails before any answer: then the request goes once more, on a new connection
+        for reused in ([True] if idle else []) + [False]:
+            conn = idle.pop() if reused and idle else await asyncio.open_connection(host, port)
+            reader, writer = conn
+            try:
+                writer.write(raw[i % len(raw)])
+                status = await asyncio.wait_for(answer(reader), 30)
+                break
+            except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError, IndexError) as e:
+                writer.close()
+                if reused:
+                    continue
+                errors += 1
+                return
+            except (OSError, asyncio.TimeoutError, ValueError):
+                writer.close()
+                errors += 1
+                return
         latencies.append((loop.time() - scheduled) * 1000)
         if status != 200:
             errors += 1

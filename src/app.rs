@@ -32,6 +32,7 @@ pub struct AppState {
     pub mongo: MongoStore,
     pub read_models: Arc<ReadModels>,
     pub auth: Arc<Authenticator>,
+    pub persisted: Arc<crate::http::persisted::PersistedDocuments>,
 }
 
 /// The service, bound to its port and ready to serve.
@@ -82,7 +83,11 @@ impl App {
         let projector = config.projector.enabled.then(|| {
             Projector::new(pg.db().clone(), mongo.clone(), config.projector.batch, config.postgres.statement_timeout)
         });
-        let state = AppState { config: Arc::new(config), schema, pg, mongo, read_models, auth };
+        let persisted = Arc::new(
+            crate::http::persisted::PersistedDocuments::new(&config.persisted, mongo.clone(), config.mongo.op_timeout)
+                .map_err(|e| StartupError::Config(format!("TRUSTED_DOCUMENTS_MANIFEST: {}", e.0)))?,
+        );
+        let state = AppState { config: Arc::new(config), schema, pg, mongo, read_models, auth, persisted };
         Ok(App { state, listener, projector })
     }
 

@@ -19,6 +19,32 @@ pub struct Config {
     pub loader_delay: Duration,
     pub projector: ProjectorConfig,
     pub auth: AuthConfig,
+    pub persisted: PersistedConfig,
+}
+
+/// Persisted documents: automatic persisted queries and trusted documents.
+#[derive(Clone, Debug)]
+pub struct PersistedConfig {
+    /// Whether clients may register queries by hash (Apollo's automatic persisted queries).
+    pub apq: bool,
+    /// Registered queries each replica keeps in memory (the shared store is MongoDB).
+    pub cache_size: usize,
+    /// How long a registered query lives in the shared store.
+    pub ttl: Duration,
+    pub trusted: TrustedMode,
+    /// The trusted documents (Apollo's persisted query manifest format).
+    pub manifest: Option<std::path::PathBuf>,
+}
+
+/// What trusted documents allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustedMode {
+    /// No manifest.
+    Off,
+    /// The manifest's operations can be run by hash; anything else runs too.
+    Allow,
+    /// Only the manifest's operations run, except for staff (admins).
+    Require,
 }
 
 /// How bearer tokens are checked.
@@ -280,6 +306,7 @@ impl Config {
                 poll: env.millis("PROJECTOR_POLL_INTERVAL", 100)?,
             },
             auth: auth(&env, profile)?,
+            persisted: persisted(&env)?,
         })
     }
 }
@@ -338,6 +365,35 @@ fn auth(env: &Env, profile: Profile) -> Result<AuthConfig, ConfigError> {
         issuer,
         audience: env.get("AUTH_JWT_AUDIENCE"),
         role_claim: env.get("AUTH_JWT_ROLE_CLAIM").unwrap_or_else(|| "role".into()),
+    })
+}
+
+fn persisted(env: &Env) -> Result<PersistedConfig, ConfigError> {
+    let trusted = env.parse_with("TRUSTED_DOCUMENTS", TrustedMode::Off, |v| match v {
+        "off" => Ok(TrustedMode::Off),
+        "allow" => Ok(TrustedMode::Allow),
+        "require" => Ok(TrustedMode::Require),
+        _ => Err("expected off, allow or require".into()),
+    })?;
+    let manifest = env.get("TRUSTED_DOCUMENTS_MANIFEST").map(std::path::PathBuf::from);
+    if trusted != TrustedMode::Off && manifest.is_none() {
+        return Err(ConfigError::new(
+            "TRUSTED_DOCUMENTS_MANIFEST",
+            "is required when TRUSTED_DOCUMENTS is allow or require",
+        ));
+    }
+    Ok(PersistedConfig {
+        apq: env.parse_with("APQ_ENABLED", true, parse_bool)?,
+        cache_size: match env.parse("APQ_CACHE_SIZE", 1_000usize)? {
+            0 => return Err(ConfigError::new("APQ_CACHE_SIZE", "must be at least 1")),
+            n => n,
+        },
+        ttl: Duration::from_secs(match env.parse("APQ_TTL_SECONDS", 7 * 24 * 3600u64)? {
+            0 => return Err(ConfigError::new("APQ_TTL_SECONDS", "must be at least 1")),
+            n => n,
+        }),
+        trusted,
+        manifest,
     })
 }
 

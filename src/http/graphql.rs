@@ -82,6 +82,12 @@ async fn execute(
     };
     request = request.data(viewer);
     let signed_in = matches!(viewer, crate::auth::Viewer::User { .. });
+    // persisted documents: the query a hash stands for, registration, trusted documents
+    let staff = matches!(viewer, crate::auth::Viewer::User { role: crate::auth::Role::Admin, .. });
+    if let Err(refusal) = state.persisted.resolve(&mut request, staff).await {
+        let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        return error_response(headers, status, refusal.code, &refusal.message);
+    }
     // Parsed once here; execution reuses the parsed document.
     if let Err(e) = request.parsed_query() {
         let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };

@@ -3,6 +3,7 @@
 mod graphql;
 mod health;
 mod metrics;
+pub mod persisted;
 
 use axum::{routing::get, Router};
 

@@ -17,6 +17,7 @@ mod fields;
 mod http_audit;
 mod learner;
 mod migrations;
+mod persisted;
 mod pooler;
 mod projection;
 mod quizzes;
