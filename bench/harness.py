@@ -442,9 +442,17 @@ def q8_setup(benv: dict) -> dict:
 
 
 def q8_cleanup(benv: dict) -> None:
-    """The bench's attempts and keys removed: the data is as seeded again."""
+    """The bench's attempts and keys removed: the data is as seeded again. Then the read-model
+    outbox is left to drain (LearnGraph's projector writes the attempts, then their removal, to
+    Mongo), so that the projection's work does not land in the next target's figures."""
     psql(benv["DATABASE_DIRECT_URL"], "DELETE FROM idempotency_keys WHERE key LIKE 'bench-q8-%'; "
          "DELETE FROM quiz_attempts WHERE id IN (SELECT id FROM bench.q8_made); TRUNCATE bench.q8_made")
+    deadline = time.time() + 300
+    while psql(benv["DATABASE_DIRECT_URL"], "SELECT count(*) FROM outbox") != "0":
+        if time.time() > deadline:
+            log("Q8: the read-model outbox did not drain in 5 minutes; going on")
+            break
+        time.sleep(1)
 
 
 def q8_answers(questions: list, rng: random.Random) -> list:
