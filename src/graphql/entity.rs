@@ -10,9 +10,13 @@
 use async_graphql::{Context, Object, Result, ID};
 use uuid::Uuid;
 
-use super::{course::may_see, quiz, Course, Lesson, User};
+use super::{
+    course::may_see,
+    quiz::{self, viewer},
+    Course, Lesson, User,
+};
 use crate::{
-    auth::Viewer,
+    domain::ids::parse_id,
     loaders::{self, CourseById, CourseDocBySlug, LessonById, QuizById, UserById},
 };
 
@@ -20,16 +24,9 @@ use crate::{
 #[derive(Default)]
 pub struct EntityQuery;
 
-fn viewer(ctx: &Context<'_>) -> Viewer {
-    ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous)
-}
-
 /// A representation's id, or None when it is not one of ours (such a key resolves to null).
 fn key(id: &ID) -> Option<Uuid> {
-    if id.len() != 36 {
-        return None;
-    }
-    Uuid::parse_str(id).ok()
+    parse_id("entity", id).ok()
 }
 
 #[Object]

@@ -23,7 +23,8 @@ impl From<QuizRow> for Quiz {
     }
 }
 
-fn viewer(ctx: &Context<'_>) -> Viewer {
+/// The caller (anonymous without a token).
+pub(crate) fn viewer(ctx: &Context<'_>) -> Viewer {
     ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous)
 }
 
