@@ -28,6 +28,8 @@ use crate::{
 pub struct AppState {
     pub config: Arc<Config>,
     pub schema: LearnGraphSchema,
+    /// The schema for requests that ask for a federated trace (None when FTV1_ENABLED=false).
+    pub traced_schema: Option<LearnGraphSchema>,
     pub pg: PgStore,
     pub mongo: MongoStore,
     pub read_models: Arc<ReadModels>,
@@ -75,8 +77,9 @@ impl App {
             config.mongo.hedge_after,
             config.postgres.statement_timeout,
         ));
-        let loaders = Loaders::new(pg.clone(), read_models.clone(), config.loader_delay);
-        let schema = graphql::build(pg.clone(), loaders);
+        let loaders = Arc::new(Loaders::new(pg.clone(), read_models.clone(), config.loader_delay));
+        let schema = graphql::build(pg.clone(), loaders.clone());
+        let traced_schema = config.ftv1.enabled.then(|| graphql::build_traced(pg.clone(), loaders));
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
@@ -87,7 +90,8 @@ impl App {
             crate::http::persisted::PersistedDocuments::new(&config.persisted, mongo.clone(), config.mongo.op_timeout)
                 .map_err(|e| StartupError::Config(format!("TRUSTED_DOCUMENTS_MANIFEST: {}", e.0)))?,
         );
-        let state = AppState { config: Arc::new(config), schema, pg, mongo, read_models, auth, persisted };
+        let state =
+            AppState { config: Arc::new(config), schema, traced_schema, pg, mongo, read_models, auth, persisted };
         Ok(App { state, listener, projector })
     }
 

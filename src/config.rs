@@ -20,6 +20,16 @@ pub struct Config {
     pub projector: ProjectorConfig,
     pub auth: AuthConfig,
     pub persisted: PersistedConfig,
+    pub ftv1: Ftv1Config,
+}
+
+/// Federated traces (`apollo-federation-include-trace: ftv1`).
+#[derive(Clone, Debug)]
+pub struct Ftv1Config {
+    /// Whether a request that asks gets a trace.
+    pub enabled: bool,
+    /// What the trace says of errors.
+    pub errors: crate::graphql::ftv1::ErrorDetail,
 }
 
 /// Persisted documents: automatic persisted queries and trusted documents.
@@ -307,6 +317,14 @@ impl Config {
             },
             auth: auth(&env, profile)?,
             persisted: persisted(&env)?,
+            ftv1: Ftv1Config {
+                enabled: env.parse_with("FTV1_ENABLED", true, parse_bool)?,
+                errors: env.parse_with("FTV1_ERRORS", crate::graphql::ftv1::ErrorDetail::Masked, |v| match v {
+                    "masked" => Ok(crate::graphql::ftv1::ErrorDetail::Masked),
+                    "unmodified" => Ok(crate::graphql::ftv1::ErrorDetail::Unmodified),
+                    _ => Err("expected `masked` or `unmodified`".into()),
+                })?,
+            },
         })
     }
 }

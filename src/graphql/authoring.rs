@@ -416,6 +416,7 @@ pub struct AuthoringMutation;
 #[Object]
 impl AuthoringMutation {
     /// Creates a draft course taught by the signed-in instructor (or admin).
+    #[graphql(tag = "staff")]
     async fn create_course(
         &self,
         ctx: &Context<'_>,
@@ -449,6 +450,7 @@ impl AuthoringMutation {
     }
 
     /// Changes a course's fields (its instructor or an admin).
+    #[graphql(tag = "staff")]
     async fn update_course(
         &self,
         ctx: &Context<'_>,
@@ -482,6 +484,7 @@ impl AuthoringMutation {
     }
 
     /// Publishes a course (it needs a lesson) or takes it back to draft.
+    #[graphql(tag = "staff")]
     async fn publish_course(
         &self,
         ctx: &Context<'_>,
@@ -509,6 +512,7 @@ impl AuthoringMutation {
 
     /// Adds a lesson to a course, or changes one, at the position asked for; the course's
     /// other lessons move so positions stay 1, 2, … in order.
+    #[graphql(tag = "staff")]
     async fn upsert_lesson(
         &self,
         ctx: &Context<'_>,
@@ -577,6 +581,7 @@ impl AuthoringMutation {
     }
 
     /// Adds a quiz to a lesson, or changes one (the answer key is part of the questions).
+    #[graphql(tag = "staff")]
     async fn upsert_quiz(
         &self,
         ctx: &Context<'_>,

@@ -188,8 +188,10 @@ impl Course {
     }
 
     /// Enrolment, completion and quiz figures, and where learners drop off: for the course's
-    /// instructor and admins only (`FORBIDDEN` otherwise).
-    async fn stats(&self, ctx: &Context<'_>) -> Result<CourseStats> {
+    /// instructor and admins only (null and `FORBIDDEN` otherwise: nullable, so a refusal
+    /// leaves the rest of the course, and of a list of courses, standing).
+    #[graphql(tag = "staff")]
+    async fn stats(&self, ctx: &Context<'_>) -> Result<Option<CourseStats>> {
         let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
         let allowed = match viewer {
             Viewer::User { role: Role::Admin, .. } => true,
@@ -201,7 +203,7 @@ impl Course {
         }
         super::signed_in(ctx).await?;
         let figures = loaders::pg(ctx)?.load_one(FiguresOf(self.0.id)).await?.ok_or(AppError::Internal)?;
-        Ok(CourseStats { figures })
+        Ok(Some(CourseStats { figures }))
     }
 
     /// The course's lessons in order (their outline).

@@ -101,27 +101,30 @@ impl Quiz {
         Ok(rows.iter().filter(|a| a.completed_at.is_some()).map(|a| a.score).max())
     }
 
-    /// The right answers: for the course's instructor and admins only (`FORBIDDEN` otherwise).
-    async fn answer_key(&self, ctx: &Context<'_>) -> Result<Vec<AnswerKeyEntry>> {
+    /// The right answers: for the course's instructor and admins only (null and `FORBIDDEN`
+    /// otherwise).
+    #[graphql(tag = "staff")]
+    async fn answer_key(&self, ctx: &Context<'_>) -> Result<Option<Vec<AnswerKeyEntry>>> {
         if !may_author(viewer(ctx), &self.0) {
             return Err(AppError::Forbidden.into());
         }
-        Ok(self
-            .parsed_questions()?
-            .into_iter()
-            .map(|q| match q.kind {
-                QuestionKind::SingleChoice { correct, .. } | QuestionKind::MultipleChoice { correct, .. } => {
-                    AnswerKeyEntry {
-                        question_id: ID(q.id),
-                        correct_option_ids: correct.into_iter().map(ID).collect(),
-                        accepted_answers: vec![],
+        Ok(Some(
+            self.parsed_questions()?
+                .into_iter()
+                .map(|q| match q.kind {
+                    QuestionKind::SingleChoice { correct, .. } | QuestionKind::MultipleChoice { correct, .. } => {
+                        AnswerKeyEntry {
+                            question_id: ID(q.id),
+                            correct_option_ids: correct.into_iter().map(ID).collect(),
+                            accepted_answers: vec![],
+                        }
                     }
-                }
-                QuestionKind::ShortAnswer { accepted } => {
-                    AnswerKeyEntry { question_id: ID(q.id), correct_option_ids: vec![], accepted_answers: accepted }
-                }
-            })
-            .collect())
+                    QuestionKind::ShortAnswer { accepted } => {
+                        AnswerKeyEntry { question_id: ID(q.id), correct_option_ids: vec![], accepted_answers: accepted }
+                    }
+                })
+                .collect(),
+        ))
     }
 }
 

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::{app::AppState, graphql::ftv1};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -53,6 +53,13 @@ async fn execute(
     request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
     via: Via,
 ) -> Response {
+    // a gateway asking for a federated trace: timed from here, on the traced schema
+    let recorder = match &state.traced_schema {
+        Some(traced) if headers.get(ftv1::HEADER).is_some_and(|v| v == ftv1::HEADER_VALUE) => {
+            Some((ftv1::Recorder::start(), traced))
+        }
+        _ => None,
+    };
     let mut request = match request {
         Ok(r) => r.into_inner(),
         Err(_) => {
@@ -105,11 +112,18 @@ async fn execute(
         out.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return out;
     }
+    let schema = match &recorder {
+        Some((recorder, traced)) => {
+            request = request.data(recorder.clone());
+            *traced
+        }
+        None => &state.schema,
+    };
     let mut response = if mutation {
         // A mutation runs to its end even when the client goes away: dropping it between two
         // statements of a transaction would hand the pooled connection back mid-transaction.
         // (Its idempotency key lets the client ask again for the answer it missed.)
-        let schema = state.schema.clone();
+        let schema = schema.clone();
         match tokio::spawn(async move { schema.execute(request).await }).await {
             Ok(response) => response,
             Err(e) => {
@@ -123,7 +137,7 @@ async fn execute(
             }
         }
     } else {
-        state.schema.execute(request).await
+        schema.execute(request).await
     };
     // Errors without a path never reached execution (validation, variables, operation name).
     let request_error = response.data == async_graphql::Value::Null
@@ -143,6 +157,13 @@ async fn execute(
             };
             extensions.set("code", code);
         }
+    }
+    for error in &response.errors {
+        null_failed_field(&mut response.data, &error.path);
+    }
+    if let (Some((recorder, _)), false) = (&recorder, request_error) {
+        let trace = recorder.finish(&response.errors, state.config.ftv1.errors);
+        response.extensions.insert("ftv1".to_owned(), async_graphql::Value::String(trace));
     }
     let media = negotiate(headers);
     let body = if request_error {
@@ -236,4 +257,30 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
         _ => None,
     };
     operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+}
+
+/// async-graphql 7.2 leaves a field whose resolver failed out of its object; GraphQL has it
+/// there as null (clients such as Apollo Client treat a missing field as a broken response).
+/// Puts null at an error's path when the path's parent object lacks the field. A path that does
+/// not lead to an object (an `_entities` error path has no index) is left alone.
+fn null_failed_field(data: &mut async_graphql::Value, path: &[async_graphql::PathSegment]) {
+    use async_graphql::{PathSegment, Value};
+    match path {
+        [] => {}
+        [PathSegment::Field(name)] => {
+            if let Value::Object(fields) = data {
+                fields.entry(async_graphql::Name::new(name)).or_insert(Value::Null);
+            }
+        }
+        [first, rest @ ..] => {
+            let next = match (first, data) {
+                (PathSegment::Field(name), Value::Object(fields)) => fields.get_mut(name.as_str()),
+                (PathSegment::Index(i), Value::List(items)) => items.get_mut(*i),
+                _ => None,
+            };
+            if let Some(next) = next {
+                null_failed_field(next, rest);
+            }
+        }
+    }
 }

@@ -35,7 +35,7 @@ impl Loaders {
 
 /// The read-model loader (MongoDB, falling back to PostgreSQL).
 pub fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<ReadModelReader>, AppError> {
-    ctx.data::<Loaders>().map(|l| &l.read_models).map_err(|_| {
+    ctx.data::<Arc<Loaders>>().map(|l| &l.read_models).map_err(|_| {
         tracing::error!("schema built without loaders");
         AppError::Internal
     })
@@ -43,7 +43,7 @@ pub fn read_models<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<ReadModelRead
 
 /// The PostgreSQL loader of the schema a resolver runs in.
 pub fn pg<'a>(ctx: &Context<'a>) -> Result<&'a DataLoader<PgReader>, AppError> {
-    ctx.data::<Loaders>().map(|l| &l.pg).map_err(|_| {
+    ctx.data::<Arc<Loaders>>().map(|l| &l.pg).map_err(|_| {
         tracing::error!("schema built without loaders");
         AppError::Internal
     })

@@ -171,3 +171,298 @@ async fn service_sdl_is_the_committed_schema() {
     }
     app.stop().await;
 }
+
+const TRACED: &str = r#"query Traced($reps: [_Any!]!) {
+  courses(first: 2) { edges { node { id heading: title } } }
+  user(id: "60000000-0000-4000-8000-000000000001") { id }
+  _entities(representations: $reps) { ... on Course { title } }
+}"#;
+
+/// POSTs `TRACED` with or without the ftv1 header.
+async fn traced(app: &TestApp, ask_for_trace: bool) -> Value {
+    let mut request = app.client().post(app.url("/graphql")).json(&json!({
+        "query": TRACED,
+        "variables": { "reps": [{ "__typename": "Course", "id": course_id(4) }, { "__typename": "Course", "id": course_id(9) }] },
+    }));
+    if ask_for_trace {
+        request = request.header("apollo-federation-include-trace", "ftv1");
+    }
+    request.send().await.expect("send").json().await.expect("json")
+}
+
+/// The trace as Apollo's protobuf package decodes it (node, as a router would).
+fn decode_ftv1(trace: &str) -> Value {
+    use std::io::Write as _;
+    let modules = std::env::var("LG_NODE_MODULES")
+        .expect("LG_NODE_MODULES is not set: run the tests with scripts/test (it installs Apollo's packages)");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/ftv1_decode.cjs");
+    let mut child = std::process::Command::new("node")
+        .arg(script)
+        .env("LG_NODE_MODULES", modules)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child.stdin.take().expect("stdin").write_all(trace.as_bytes()).expect("write");
+    let output = child.wait_with_output().expect("node ends");
+    assert!(output.status.success(), "Apollo's decoder refused the trace: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+fn child(node: &Value, id: impl Into<Value>) -> &Value {
+    let id = id.into();
+    let key = if id.is_string() { "responseName" } else { "index" };
+    node["child"]
+        .as_array()
+        .and_then(|children| children.iter().find(|c| c[key] == id))
+        .unwrap_or_else(|| panic!("no child {id} in {node}"))
+}
+
+/// Every timed node starts no later than it ends, within the trace; returns how many.
+fn check_timings(node: &Value, duration: f64) -> usize {
+    let mut timed = 0;
+    if node.get("responseName").is_some() {
+        let (start, end) = (node["startTime"].as_f64().unwrap_or(0.0), node["endTime"].as_f64().unwrap_or(0.0));
+        assert!(end > 0.0 && start <= end && end <= duration, "timings of {node}");
+        assert!(node["type"].is_string() && node["parentType"].is_string(), "types of {node}");
+        timed += 1;
+    }
+    for c in node["child"].as_array().into_iter().flatten() {
+        timed += check_timings(c, duration);
+    }
+    timed
+}
+
+#[tokio::test]
+async fn ftv1_traces_carry_field_timings_and_errors_at_their_paths() {
+    let db = TestDb::migrated().await;
+    world(&db).await;
+    let app = TestApp::spawn(&db).await;
+    maintain::rebuild(app.state.pg.db(), &app.state.mongo).await.expect("rebuild");
+
+    let plain = traced(&app, false).await;
+    assert!(plain.get("extensions").and_then(|e| e.get("ftv1")).is_none(), "no trace unless asked: {plain}");
+
+    let body = traced(&app, true).await;
+    let answer = &body["data"];
+    assert_eq!(answer["_entities"], json!([{ "title": "Course 4" }, { "title": "Course 9" }]), "{body}");
+    assert_eq!(answer["courses"]["edges"].as_array().map(Vec::len), Some(2), "{body}");
+    let trace = decode_ftv1(body["extensions"]["ftv1"].as_str().expect("extensions.ftv1 is a string"));
+
+    let duration = trace["durationNs"].as_f64().expect("durationNs");
+    assert!(duration > 0.0, "{trace}");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
+    let started = trace["startTime"]["seconds"].as_f64().expect("startTime");
+    let ended = trace["endTime"]["seconds"].as_f64().expect("endTime");
+    assert!(started <= ended && (now - started).abs() < 60.0, "{trace}");
+
+    let root = &trace["root"];
+    let courses = child(root, "courses");
+    assert_eq!((courses["type"].as_str(), courses["parentType"].as_str()), (Some("CourseConnection!"), Some("Query")));
+    let edges = child(courses, "edges");
+    for i in 0..2 {
+        let item = child(edges, i);
+        assert!(item.get("startTime").is_none(), "an index node has no timing: {item}");
+        let heading = child(child(item, "node"), "heading");
+        assert_eq!(heading["originalFieldName"], "title", "an alias keeps its field's name: {heading}");
+        assert_eq!((heading["type"].as_str(), heading["parentType"].as_str()), (Some("String!"), Some("Course")));
+    }
+    // async-graphql resolves every representation at the path `_entities` (no index): each
+    // entity's fields are their own nodes there
+    let entities = child(root, "_entities");
+    let titles: Vec<&Value> = entities["child"].as_array().map(|c| c.iter().collect()).unwrap_or_default();
+    assert_eq!(titles.len(), 2, "{entities}");
+    assert!(titles.iter().all(|t| t["responseName"] == "title" && t["parentType"] == "Course"), "{entities}");
+    // the anonymous `user` read is refused: its error sits on its node, masked
+    let user = child(root, "user");
+    let errors = user["error"].as_array().expect("the refused field carries its error");
+    assert_eq!(errors.len(), 1, "{user}");
+    assert_eq!(errors[0]["message"], "<masked>");
+    assert!(errors[0]["location"][0]["line"].as_f64() > Some(0.0), "{user}");
+    let json: Value = serde_json::from_str(errors[0]["json"].as_str().expect("json")).expect("error json");
+    assert_eq!(json["path"], json!(["user"]));
+    assert!(json["extensions"].get("code").is_none(), "masked errors keep no extensions: {json}");
+    let timed = check_timings(root, duration);
+    // courses, edges, 2 × (node, id, heading), user, _entities, 2 × title
+    assert_eq!(timed, 12, "timed fields in {trace}");
+    app.stop().await;
+
+    // turned off, the header is ignored
+    let app = TestApp::spawn_with(db.config(&[("FTV1_ENABLED", "false")])).await;
+    let body = traced(&app, true).await;
+    assert!(body.get("extensions").and_then(|e| e.get("ftv1")).is_none(), "FTV1_ENABLED=false: {body}");
+    app.stop().await;
+}
+
+/// Apollo's gateway in front of this service and a second subgraph (tests/node/gateway.cjs),
+/// running until dropped.
+struct Gateway {
+    url: String,
+    _node: tokio::process::Child,
+}
+
+impl Gateway {
+    async fn start(app: &TestApp, world: Value) -> Gateway {
+        use tokio::io::AsyncBufReadExt as _;
+        let modules = std::env::var("LG_NODE_MODULES")
+            .expect("LG_NODE_MODULES is not set: run the tests with scripts/test (it installs Apollo's packages)");
+        let mut node = tokio::process::Command::new("node")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node/gateway.cjs"))
+            .arg(app.url("/graphql"))
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .arg(world.to_string())
+            .env("LG_NODE_MODULES", modules)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs");
+        let stdout = node.stdout.take().expect("stdout");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(std::time::Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the gateway starts within 60 s")
+            .expect("read")
+            .expect("the gateway composed the supergraph and started (its stderr says why not)");
+        let started: Value = serde_json::from_str(&first).expect("JSON line");
+        assert_eq!(started["hints"], json!([]), "composition hints: {started}");
+        // the staff-only fields keep their tags in the supergraph (for a contract without them)
+        let tagged = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .expect("schema.graphql")
+            .matches("@tag(name: \"staff\")")
+            .count();
+        assert!(tagged >= 7, "schema.graphql tags the staff-only fields");
+        assert_eq!(started["staffTags"], json!(tagged), "{started}");
+        Gateway { url: started["gateway"].as_str().expect("url").to_owned(), _node: node }
+    }
+
+    async fn ask(&self, app: &TestApp, bearer: Option<&str>, query: &str) -> Value {
+        let mut request = app.client().post(&self.url).json(&json!({ "query": query }));
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        request.send().await.expect("send").json().await.expect("json")
+    }
+}
+
+/// The gateway's requests to this service, from `extensions.fetches`.
+fn our_fetches(body: &Value) -> Vec<&Value> {
+    body["extensions"]["fetches"]
+        .as_array()
+        .map(|f| f.iter().filter(|f| f["subgraph"] == "learngraph").collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_gateway_composes_this_subgraph_with_another_and_resolves_entities_in_batches() {
+    let db = TestDb::migrated().await;
+    world(&db).await;
+    let app = TestApp::spawn_authed(&db).await;
+    maintain::rebuild(app.state.pg.db(), &app.state.mongo).await.expect("rebuild");
+    // 20 courses and 30 learners: 60 reviews, then one of the draft course
+    let courses: Vec<String> = (0..20).map(course_id).collect();
+    let users: Vec<String> = (0..30).map(user_id).collect();
+    let gateway = Gateway::start(&app, json!({ "courses": courses, "users": users, "draft": DRAFT })).await;
+
+    // reviews (the other subgraph) → their courses and authors (our entities)
+    let query = "{ topReviews(first: 61) { body stars course { id title instructor { displayName } lessonCount } author { id displayName } } }";
+    let statements_before = app.pg_stats().statements();
+    let body = gateway.ask(&app, None, query).await;
+    let statements = app.pg_stats().statements() - statements_before;
+    assert!(body.get("errors").is_none(), "{body}");
+    let reviews = data(&body)["topReviews"].as_array().cloned().unwrap_or_default();
+    assert_eq!(reviews.len(), 61, "{body}");
+    for (i, review) in reviews.iter().take(60).enumerate() {
+        let (c, u) = (i % 20, i % 30);
+        let instructor = if c % 2 == 0 { "Ada One" } else { "Bo Two" };
+        assert_eq!(
+            review,
+            &json!({ "body": format!("Review {i}"), "stars": 1 + i % 5,
+                     "course": { "id": course_id(c), "title": format!("Course {c}"), "instructor": { "displayName": instructor }, "lessonCount": 2 },
+                     "author": { "id": user_id(u), "displayName": format!("Learner No{u}") } }),
+            "review {i}"
+        );
+    }
+    // the draft is hidden from an anonymous caller, through the gateway as at the root
+    assert_eq!(reviews[60]["course"], Value::Null, "{}", reviews[60]);
+    // one _entities batch per entity type, whatever the number of reviews
+    let fetches = our_fetches(&body);
+    let batches = |typename: &str| fetches.iter().filter(|f| f["entities"][typename].is_u64()).count();
+    assert_eq!((batches("Course"), batches("User")), (1, 1), "the gateway's requests to us: {fetches:?}");
+    let represented: u64 = fetches
+        .iter()
+        .filter_map(|f| f["entities"].as_object())
+        .flat_map(|e| e.values())
+        .filter_map(Value::as_u64)
+        .sum();
+    assert!(represented >= 51, "20 courses, 30 users and the draft were asked for: {fetches:?}");
+    // courses, users (authors and instructors), lesson counts: a handful, not one per entity
+    println!("gateway query: {} requests to us, {represented} representations, {statements} statements", fetches.len());
+    assert!(statements <= 6, "{statements} statements for {represented} representations");
+
+    // the draft's instructor sees it: the gateway passes the token on
+    let instructor = token(I1, "instructor", 600);
+    let body = gateway.ask(&app, Some(&instructor), "{ topReviews(first: 61) { course { title } } }").await;
+    assert_eq!(data(&body)["topReviews"][60]["course"]["title"], "Draft", "{body}");
+
+    // our root field, extended by the other subgraph's fields on Course and User
+    let body = gateway
+        .ask(
+            &app,
+            None,
+            r#"{ course(slug: "fed-3") { title averageStars reviews { stars author { displayName reviews { body } } } } }"#,
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let course = &data(&body)["course"];
+    assert_eq!(course["title"], "Course 3");
+    // course 3's reviews are reviews 3, 23 and 43
+    let expected: Vec<usize> = (0..60).filter(|i| i % 20 == 3).collect();
+    let stars: Vec<u64> = expected.iter().map(|i| 1 + (*i as u64) % 5).collect();
+    assert_eq!(
+        course["reviews"].as_array().map(|r| r.iter().map(|r| r["stars"].as_u64().unwrap_or(0)).collect::<Vec<_>>()),
+        Some(stars.clone())
+    );
+    let average = stars.iter().sum::<u64>() as f64 / stars.len() as f64;
+    assert_eq!(course["averageStars"].as_f64(), Some(average), "{body}");
+    let first_author = &course["reviews"][0]["author"];
+    assert_eq!(first_author["displayName"], "Learner No3");
+    assert_eq!(first_author["reviews"], json!([{ "body": "Review 3" }, { "body": "Review 33" }]), "{body}");
+    let fetches = our_fetches(&body);
+    assert_eq!(fetches.len(), 2, "the course, then its reviews' authors in one batch: {fetches:?}");
+    assert_eq!(fetches[1]["entities"], json!({ "User": 3 }), "{fetches:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refused_field_of_one_entity_leaves_the_others_standing() {
+    let db = TestDb::migrated().await;
+    world(&db).await;
+    let app = TestApp::spawn_authed(&db).await;
+    maintain::rebuild(app.state.pg.db(), &app.state.mongo).await.expect("rebuild");
+    // the first instructor teaches the even courses: statistics of the odd ones are refused
+    let instructor = token(I1, "instructor", 600);
+    let query = "query($reps: [_Any!]!) { _entities(representations: $reps) { ... on Course { title stats { enrollments } } } }";
+    let reps = json!([{ "__typename": "Course", "id": course_id(0) }, { "__typename": "Course", "id": course_id(1) }]);
+    let body = ask(&app, Some(&instructor), query, json!({ "reps": reps })).await;
+    let entities = &body["data"]["_entities"];
+    assert_eq!(entities[0], json!({ "title": "Course 0", "stats": { "enrollments": 0 } }), "{body}");
+    // (async-graphql 7.2 leaves the refused field out of an entity instead of null: `_entities`
+    // error paths carry no index, so the handler cannot say which entity to fill in)
+    assert_eq!((&entities[1]["title"], &entities[1]["stats"]), (&json!("Course 1"), &Value::Null), "{body}");
+    assert_eq!(crate::support::error_codes(&body), ["FORBIDDEN"], "{body}");
+
+    // and the same at the root: a page of courses keeps every course
+    let body =
+        ask(&app, Some(&instructor), "{ courses(first: 4) { nodes { title stats { enrollments } } } }", json!({}))
+            .await;
+    let nodes = body["data"]["courses"]["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(nodes.len(), 4, "{body}");
+    // a refused field is null, present in its object, as GraphQL says
+    let refused: Vec<&Value> = nodes.iter().filter(|n| n["stats"].is_null()).collect();
+    assert_eq!(refused.len(), 2, "{body}");
+    assert!(refused.iter().all(|n| n.get("stats") == Some(&Value::Null)), "{body}");
+    assert_eq!(crate::support::error_codes(&body), ["FORBIDDEN", "FORBIDDEN"], "{body}");
+    app.stop().await;
+}
