@@ -21,6 +21,49 @@ pub struct Config {
     pub auth: AuthConfig,
     pub persisted: PersistedConfig,
     pub ftv1: Ftv1Config,
+    pub limits: LimitsConfig,
+}
+
+/// What one request may ask for (each over-limit request is refused before any store work).
+#[derive(Clone, Debug)]
+pub struct LimitsConfig {
+    /// Request body, in bytes (413 over it, declared or not).
+    pub body_bytes: usize,
+    /// The GraphQL document, in bytes.
+    pub document_bytes: usize,
+    /// Tokens in the document.
+    pub tokens: usize,
+    /// Nesting of `{`, `[` and `(` in the document's text.
+    pub nesting: usize,
+    /// Field depth, fragments expanded.
+    pub depth: u64,
+    /// Complexity: a field counts 1, a paged field its selection once per item of a page.
+    pub complexity: u64,
+    /// Aliases, fragments expanded.
+    pub aliases: u64,
+    /// Root fields of an operation.
+    pub root_fields: u64,
+    /// Directives on one field.
+    pub directives_per_field: usize,
+    /// Selections the document expands to (fragments expanded; what validation visits).
+    pub selections: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            body_bytes: 64 * 1024,
+            document_bytes: 32 * 1024,
+            tokens: 5_000,
+            nesting: 40,
+            depth: 15,
+            complexity: 5_000,
+            aliases: 30,
+            root_fields: 20,
+            directives_per_field: 5,
+            selections: 2_000,
+        }
+    }
 }
 
 /// Federated traces (`apollo-federation-include-trace: ftv1`).
@@ -317,6 +360,7 @@ impl Config {
             },
             auth: auth(&env, profile)?,
             persisted: persisted(&env)?,
+            limits: limits(&env)?,
             ftv1: Ftv1Config {
                 enabled: env.parse_with("FTV1_ENABLED", true, parse_bool)?,
                 errors: env.parse_with("FTV1_ERRORS", crate::graphql::ftv1::ErrorDetail::Masked, |v| match v {
@@ -383,6 +427,36 @@ fn auth(env: &Env, profile: Profile) -> Result<AuthConfig, ConfigError> {
         issuer,
         audience: env.get("AUTH_JWT_AUDIENCE"),
         role_claim: env.get("AUTH_JWT_ROLE_CLAIM").unwrap_or_else(|| "role".into()),
+    })
+}
+
+fn limits(env: &Env) -> Result<LimitsConfig, ConfigError> {
+    let d = LimitsConfig::default();
+    let at_least_1 = |var: &str, v: u64| {
+        if v == 0 {
+            Err(ConfigError::new(var, "must be at least 1"))
+        } else {
+            Ok(v)
+        }
+    };
+    let size = |var: &str, default: usize| -> Result<usize, ConfigError> {
+        match env.parse(var, default)? {
+            0 => Err(ConfigError::new(var, "must be at least 1")),
+            v => Ok(v),
+        }
+    };
+    let count = |var: &str, default: u64| -> Result<u64, ConfigError> { at_least_1(var, env.parse(var, default)?) };
+    Ok(LimitsConfig {
+        body_bytes: size("MAX_BODY_BYTES", d.body_bytes)?,
+        document_bytes: size("MAX_DOCUMENT_BYTES", d.document_bytes)?,
+        tokens: size("MAX_TOKENS", d.tokens)?,
+        nesting: size("MAX_NESTING", d.nesting)?,
+        depth: count("MAX_DEPTH", d.depth)?,
+        complexity: count("MAX_COMPLEXITY", d.complexity)?,
+        aliases: env.parse("MAX_ALIASES", d.aliases)?,
+        root_fields: count("MAX_ROOT_FIELDS", d.root_fields)?,
+        directives_per_field: env.parse("MAX_DIRECTIVES_PER_FIELD", d.directives_per_field)?,
+        selections: count("MAX_SELECTIONS", d.selections)?,
     })
 }
 

@@ -29,15 +29,78 @@ pub async fn get(
         }
         return error_response(&headers, StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is turned off (GRAPHIQL=false)");
     }
-    execute(&state, &headers, request, Via::Get).await
+    match request {
+        Ok(request) => execute(&state, &headers, request.into_inner(), Via::Get).await,
+        Err(_) => error_response(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the request is not a GraphQL request (`query`, and optionally `variables`, `operationName`, `extensions`)",
+        ),
+    }
 }
 
-pub async fn post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
-) -> Response {
-    execute(&state, &headers, request, Via::Post).await
+/// A POST: a JSON body of one GraphQL request, at most MAX_BODY_BYTES.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    // JSON only: a form or text/plain POST is what a page on another site can send without a
+    // CORS preflight (CSRF); it runs nothing
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case(JSON) {
+        return error_response(
+            &headers,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as application/json",
+        );
+    }
+    let limit = state.config.limits.body_bytes;
+    let Some(bytes) = read_body(&headers, body, limit).await else {
+        return error_response(
+            &headers,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            &format!("the request body is larger than {limit} bytes"),
+        );
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return error_response(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "BATCH_NOT_SUPPORTED",
+            "batched requests are not supported: send one request per POST",
+        );
+    }
+    match serde_json::from_slice::<async_graphql::Request>(&bytes) {
+        Ok(request) => execute(&state, &headers, request, Via::Post).await,
+        Err(_) => error_response(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "the body is not a GraphQL request: a JSON object with `query` (a string), and optionally `variables`, `operationName` and `extensions`",
+        ),
+    }
+}
+
+/// The body, or None when it is (or says it is) larger than `limit` bytes. A body that breaks
+/// off is read as far as it came (it then fails to parse).
+async fn read_body(headers: &HeaderMap, body: axum::body::Body, limit: usize) -> Option<Vec<u8>> {
+    use futures::StreamExt as _;
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(declared.map_or(1024, |n| n as usize));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { break };
+        if out.len() + chunk.len() > limit {
+            return None;
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Some(out)
 }
 
 /// The HTTP method a request came with.
@@ -47,29 +110,13 @@ enum Via {
     Post,
 }
 
-async fn execute(
-    state: &AppState,
-    headers: &HeaderMap,
-    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
-    via: Via,
-) -> Response {
+async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graphql::Request, via: Via) -> Response {
     // a gateway asking for a federated trace: timed from here, on the traced schema
     let recorder = match &state.traced_schema {
         Some(traced) if headers.get(ftv1::HEADER).is_some_and(|v| v == ftv1::HEADER_VALUE) => {
             Some((ftv1::Recorder::start(), traced))
         }
         _ => None,
-    };
-    let mut request = match request {
-        Ok(r) => r.into_inner(),
-        Err(_) => {
-            return error_response(
-                headers,
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                "the request is not a GraphQL request",
-            );
-        }
     };
     // Who is asking: a bad token is refused here, before any work.
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{fffd}"));
@@ -95,10 +142,22 @@ async fn execute(
         let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
         return error_response(headers, status, refusal.code, &refusal.message);
     }
+    // Limits: the text before parsing, the expanded document before validation
+    let limits = &state.config.limits;
+    if let Err(over) = super::limits::check_text(&request.query, limits) {
+        return error_response(headers, StatusCode::BAD_REQUEST, over.code, &over.message);
+    }
     // Parsed once here; execution reuses the parsed document.
-    if let Err(e) = request.parsed_query() {
-        let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-        return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
+    let variables = std::mem::take(&mut request.variables);
+    let checked = request.parsed_query().map(|document| super::limits::check_document(document, &variables, limits));
+    request.variables = variables;
+    match checked {
+        Err(e) => {
+            let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+            return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
+        }
+        Ok(Err(over)) => return error_response(headers, StatusCode::BAD_REQUEST, over.code, &over.message),
+        Ok(Ok(())) => {}
     }
     let mutation = is_mutation(&mut request);
     if mutation && via == Via::Get {

@@ -2,6 +2,7 @@
 
 mod graphql;
 mod health;
+pub mod limits;
 mod metrics;
 pub mod persisted;
 

@@ -24,4 +24,5 @@ mod quizzes;
 mod readiness;
 mod round_trips;
 mod schema;
+mod security;
 mod stats;

@@ -1,0 +1,382 @@
+//! Request limits, checked before a document is validated or run, so that nothing a client
+//! sends can occupy a core or reach a store beyond what these numbers allow.
+//!
+//! In order: the document's size, then its tokens and bracket nesting (before parsing: the
+//! parser recurses on nesting), then, on the parsed document, one pass that expands fragments
+//! with a memo per fragment and measures what execution and validation would face: the
+//! selections the document expands to, depth, complexity (a paged field multiplies its
+//! selection by its page size), aliases, root fields and directives per field. The memo makes
+//! the pass linear in the document's size, however its fragments fan out.
+
+use std::collections::HashMap;
+
+use async_graphql::{
+    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    Variables,
+};
+
+use crate::config::LimitsConfig;
+
+/// Paged fields and their page size when the client gives none (`first`/`last` otherwise):
+/// a paged field's selection counts once per item of a page. A test checks this table
+/// against the schema.
+pub const PAGED_FIELDS: &[(&str, u64)] =
+    &[("courses", 20), ("taughtCourses", 20), ("enrollments", 20), ("continueLearning", 5), ("recentQuizAttempts", 10)];
+
+/// The largest page a paged field serves (a larger `first` is refused by the field itself).
+const MAX_PAGE: u64 = 100;
+
+/// A request over a limit: the error code and what to tell the client.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OverLimit {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl OverLimit {
+    fn new(code: &'static str, message: String) -> Self {
+        Self { code, message }
+    }
+}
+
+/// Size, tokens and nesting of the document's text, before it is parsed.
+pub fn check_text(query: &str, limits: &LimitsConfig) -> Result<(), OverLimit> {
+    if query.len() > limits.document_bytes {
+        return Err(OverLimit::new(
+            "DOCUMENT_TOO_LARGE",
+            format!("the document is {} bytes; the limit is {}", query.len(), limits.document_bytes),
+        ));
+    }
+    let (tokens, nesting) = scan(query);
+    if tokens > limits.tokens {
+        return Err(OverLimit::new("TOO_MANY_TOKENS", format!("the document has more than {} tokens", limits.tokens)));
+    }
+    if nesting > limits.nesting {
+        return Err(OverLimit::new(
+            "DOCUMENT_TOO_DEEP",
+            format!("the document nests brackets more than {} deep", limits.nesting),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts GraphQL tokens (names, numbers, strings, punctuators; not commas, whitespace or
+/// comments) and the deepest nesting of `{`, `[` and `(`; stops counting past `u32::MAX`.
+fn scan(text: &str) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    let (mut tokens, mut depth, mut deepest) = (0usize, 0usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => i += 1,
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                tokens += 1;
+                if bytes[i..].starts_with(b"\"\"\"") {
+                    i += 3;
+                    while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 3;
+                } else {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                tokens += 1;
+                depth += 1;
+                deepest = deepest.max(depth);
+                i += 1;
+            }
+            b'}' | b']' | b')' => {
+                tokens += 1;
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'.' if bytes[i..].starts_with(b"...") => {
+                tokens += 1;
+                i += 3;
+            }
+            _ if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' => {
+                tokens += 1;
+                while i < bytes.len()
+                    && (bytes[i].is_ascii_alphanumeric() || matches!(bytes[i], b'_' | b'.' | b'-' | b'+'))
+                {
+                    i += 1;
+                }
+            }
+            _ => {
+                tokens += 1;
+                i += 1;
+            }
+        }
+    }
+    (tokens, deepest)
+}
+
+/// What a selection set expands to.
+#[derive(Clone, Copy, Default)]
+struct Measure {
+    selections: u64,
+    depth: u64,
+    complexity: u64,
+    aliases: u64,
+    /// Fields at this level (root fields, for the operation's set).
+    fields: u64,
+}
+
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    variables: &'a Variables,
+    directives: usize,
+    memo: HashMap<&'a str, Measure>,
+    /// Fragments being expanded (a cycle is invalid: validation reports it; here it counts as
+    /// nothing more).
+    open: Vec<&'a str>,
+    too_many_directives: bool,
+}
+
+impl<'a> Walk<'a> {
+    fn set(&mut self, set: &'a SelectionSet) -> Measure {
+        let mut m = Measure::default();
+        for item in &set.items {
+            let inner = match &item.node {
+                Selection::Field(field) => {
+                    let field = &field.node;
+                    if field.directives.len() > self.directives {
+                        self.too_many_directives = true;
+                    }
+                    let child = self.set(&field.selection_set.node);
+                    let per_item = self.page_size(field);
+                    Measure {
+                        selections: child.selections.saturating_add(1),
+                        depth: child.depth.saturating_add(1),
+                        complexity: child.complexity.saturating_mul(per_item).saturating_add(1),
+                        aliases: child.aliases.saturating_add(u64::from(field.alias.is_some())),
+                        fields: 1,
+                    }
+                }
+                Selection::InlineFragment(inline) => self.set(&inline.node.selection_set.node),
+                Selection::FragmentSpread(spread) => self.fragment(spread.node.fragment_name.node.as_str()),
+            };
+            m.selections = m.selections.saturating_add(inner.selections);
+            m.depth = m.depth.max(inner.depth);
+            m.complexity = m.complexity.saturating_add(inner.complexity);
+            m.aliases = m.aliases.saturating_add(inner.aliases);
+            m.fields = m.fields.saturating_add(inner.fields);
+        }
+        m
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Measure {
+        if let Some(m) = self.memo.get(name) {
+            return *m;
+        }
+        let Some((key, definition)) = self.document.fragments.get_key_value(name) else {
+            return Measure::default();
+        };
+        if self.open.contains(&name) {
+            return Measure::default();
+        }
+        self.open.push(name);
+        let m = self.set(&definition.node.selection_set.node);
+        self.open.pop();
+        self.memo.insert(key.as_str(), m);
+        m
+    }
+
+    /// How many times a field's selection runs per call: a paged field's page size.
+    fn page_size(&self, field: &async_graphql::parser::types::Field) -> u64 {
+        let Some(&(_, default)) = PAGED_FIELDS.iter().find(|(name, _)| *name == field.name.node.as_str()) else {
+            return 1;
+        };
+        let given = ["first", "last"].iter().find_map(|arg| {
+            let value = field.arguments.iter().find(|(n, _)| n.node.as_str() == *arg).map(|(_, v)| &v.node)?;
+            match value.clone().into_const_with(|name| self.variables.get(&name).cloned().ok_or(())) {
+                Ok(async_graphql::Value::Number(n)) => n.as_u64(),
+                _ => None,
+            }
+        });
+        given.unwrap_or(default).clamp(1, MAX_PAGE)
+    }
+}
+
+/// The parsed document's expansion against the limits: every operation and fragment of it
+/// (validation visits them all, not only the one that runs).
+pub fn check_document(
+    document: &ExecutableDocument,
+    variables: &Variables,
+    limits: &LimitsConfig,
+) -> Result<(), OverLimit> {
+    let mut walk = Walk {
+        document,
+        variables,
+        directives: limits.directives_per_field,
+        memo: HashMap::new(),
+        open: Vec::new(),
+        too_many_directives: false,
+    };
+    let mut total = Measure::default();
+    for (_, operation) in document.operations.iter() {
+        let m = walk.set(&operation.node.selection_set.node);
+        total.fields = total.fields.max(m.fields);
+        total.selections = total.selections.saturating_add(m.selections);
+        total.depth = total.depth.max(m.depth);
+        total.complexity = total.complexity.max(m.complexity);
+        total.aliases = total.aliases.saturating_add(m.aliases);
+    }
+    for name in document.fragments.keys() {
+        let m = walk.fragment(name.as_str());
+        total.depth = total.depth.max(m.depth);
+    }
+    if total.selections > limits.selections {
+        return Err(OverLimit::new(
+            "TOO_MANY_SELECTIONS",
+            format!("the document expands to more than {} selections", limits.selections),
+        ));
+    }
+    if total.depth > limits.depth {
+        return Err(OverLimit::new(
+            "QUERY_TOO_DEEP",
+            format!("the document nests fields {} deep; the limit is {}", total.depth, limits.depth),
+        ));
+    }
+    if total.complexity > limits.complexity {
+        return Err(OverLimit::new(
+            "QUERY_TOO_COMPLEX",
+            format!(
+                "the operation's complexity is {} (a paged field counts its selection once per item); the limit is {}",
+                total.complexity, limits.complexity
+            ),
+        ));
+    }
+    if total.aliases > limits.aliases {
+        return Err(OverLimit::new(
+            "TOO_MANY_ALIASES",
+            format!("the document uses {} aliases; the limit is {}", total.aliases, limits.aliases),
+        ));
+    }
+    if total.fields > limits.root_fields {
+        return Err(OverLimit::new(
+            "TOO_MANY_ROOT_FIELDS",
+            format!("an operation selects {} root fields; the limit is {}", total.fields, limits.root_fields),
+        ));
+    }
+    if walk.too_many_directives {
+        return Err(OverLimit::new(
+            "TOO_MANY_DIRECTIVES",
+            format!("a field carries more than {} directives", limits.directives_per_field),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What GraphiQL sends to learn the schema (graphql-js's introspection query: types nine
+    /// levels of `ofType` deep).
+    const INTROSPECTION: &str = r#"
+      query IntrospectionQuery {
+        __schema {
+          queryType { name } mutationType { name } subscriptionType { name }
+          types { ...FullType }
+          directives { name description locations args { ...InputValue } }
+        }
+      }
+      fragment FullType on __Type {
+        kind name description
+        fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+        inputFields { ...InputValue }
+        interfaces { ...TypeRef }
+        enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+        possibleTypes { ...TypeRef }
+      }
+      fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+      fragment TypeRef on __Type {
+        kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType {
+        kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
+      }
+    "#;
+
+    fn limits() -> LimitsConfig {
+        LimitsConfig::default()
+    }
+
+    fn check(query: &str) -> Result<(), OverLimit> {
+        check_text(query, &limits())?;
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        check_document(&document, &Variables::default(), &limits())
+    }
+
+    fn code(query: &str) -> &'static str {
+        check(query).err().map_or("ok", |e| e.code)
+    }
+
+    #[test]
+    fn ordinary_queries_pass() {
+        assert_eq!(code("{ courses(first: 20) { edges { node { id title instructor { displayName } } } pageInfo { hasNextPage } } }"), "ok");
+        assert_eq!(code(INTROSPECTION), "ok");
+    }
+
+    #[test]
+    fn fragments_that_fan_out_are_counted_expanded_without_expanding_them() {
+        // each fragment spreads the next one ten times: 10^12 selections from a few hundred bytes
+        let mut query = String::from("{ ...F0 }\n");
+        for i in 0..12 {
+            let spreads = (0..10).map(|_| format!("...F{}", i + 1)).collect::<Vec<_>>().join(" ");
+            query.push_str(&format!("fragment F{i} on Query {{ {spreads} }}\n"));
+        }
+        query.push_str("fragment F12 on Query { categories { name } }\n");
+        let started = std::time::Instant::now();
+        assert_eq!(code(&query), "TOO_MANY_SELECTIONS");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn each_limit_has_its_code() {
+        let deep = format!("{{ {}x{} }}", "a { ".repeat(20), " }".repeat(20));
+        assert_eq!(code(&deep), "QUERY_TOO_DEEP");
+        let nested = format!("{{ a(x: {}1{}) }}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(code(&nested), "DOCUMENT_TOO_DEEP");
+        let aliases = format!("{{ {} }}", (0..40).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" "));
+        assert_eq!(code(&aliases), "TOO_MANY_ALIASES");
+        let roots = format!("{{ {} }}", (0..25).map(|i| format!("f{i}")).collect::<Vec<_>>().join(" "));
+        assert_eq!(code(&roots), "TOO_MANY_ROOT_FIELDS");
+        let directives = "{ a @skip(if: false) @skip(if: false) @skip(if: false) @skip(if: false) @skip(if: false) @skip(if: false) }";
+        assert_eq!(code(directives), "TOO_MANY_DIRECTIVES");
+        // 100 courses × 100 enrolments × ... : a page of pages
+        let complex =
+            "{ courses(first: 100) { nodes { instructor { taughtCourses(first: 100) { nodes { id title } } } } } }";
+        assert_eq!(code(complex), "QUERY_TOO_COMPLEX");
+        let tokens = format!("{{ a(x: [{}]) }}", "1 ".repeat(6000));
+        assert_eq!(code(&tokens), "TOO_MANY_TOKENS");
+        let big = format!("{{ a(x: \"{}\") }}", "x".repeat(40_000));
+        assert_eq!(code(&big), "DOCUMENT_TOO_LARGE");
+    }
+
+    #[test]
+    fn a_variable_page_size_counts() {
+        let query = "query($n: Int) { courses(first: $n) { nodes { instructor { taughtCourses(first: $n) { nodes { id title } } } } } }";
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        let vars = |n: u64| Variables::from_json(serde_json::json!({ "n": n }));
+        assert!(check_document(&document, &vars(5), &limits()).is_ok());
+        assert_eq!(check_document(&document, &vars(100), &limits()).map_err(|e| e.code), Err("QUERY_TOO_COMPLEX"));
+    }
+
+    #[test]
+    fn the_scanner_skips_strings_and_comments() {
+        assert_eq!(scan("{ a(x: \"{{{{ [[[ \") # {{{{\n }"), (8, 2));
+        assert_eq!(scan("\"\"\" block { \"\"\" { b }"), (4, 1));
+    }
+}

@@ -1,0 +1,181 @@
+//! Hostile requests: each limit refuses with a 4xx and its code before any store work; POSTs
+//! run only as JSON (no CSRF through forms), no batches, no mutation over GET; documents whose
+//! fragments fan out are refused at once, and ordinary queries stay quick while they arrive.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::support::{error_codes, TestApp, TestDb};
+
+/// POSTs a raw body with a content type: status and JSON body.
+async fn raw(app: &TestApp, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let r = app
+        .client()
+        .post(app.url("/graphql"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn query(app: &TestApp, document: &str) -> (u16, Value) {
+    raw(app, "application/json", json!({ "query": document }).to_string()).await
+}
+
+/// Each fragment spreads the next one `fan` times, `levels` deep: fan^levels selections.
+fn fragment_bomb(levels: usize, fan: usize) -> String {
+    let mut q = String::from("query Bomb { ...F0 }\n");
+    for i in 0..levels {
+        let spreads = (0..fan).map(|_| format!("...F{}", i + 1)).collect::<Vec<_>>().join(" ");
+        q.push_str(&format!("fragment F{i} on Query {{ {spreads} }}\n"));
+    }
+    q.push_str(&format!("fragment F{levels} on Query {{ categories {{ name parent {{ name }} }} }}\n"));
+    q
+}
+
+#[tokio::test]
+async fn every_limit_refuses_with_its_code_before_any_store_work() {
+    let db = TestDb::migrated().await;
+    let app = TestApp::spawn(&db).await;
+    let (statements, commands) = (app.pg_stats().statements(), app.state.mongo.stats().commands());
+
+    let many = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(" ");
+    let cases: Vec<(&str, String)> = vec![
+        ("DOCUMENT_TOO_LARGE", format!("{{ categories {{ name }} }} # {}", "x".repeat(40_000))),
+        ("TOO_MANY_TOKENS", format!("{{ categories {{ {} }} }}", "name ".repeat(6_000))),
+        ("DOCUMENT_TOO_DEEP", format!("{{ course(slug: {}\"x\"{}) {{ id }} }}", "[".repeat(60), "]".repeat(60))),
+        ("QUERY_TOO_DEEP", format!("{{ categories {{ {}name{} }} }}", "parent { ".repeat(20), " }".repeat(20))),
+        (
+            "QUERY_TOO_COMPLEX",
+            "{ courses(first: 100) { nodes { instructor { taughtCourses(first: 100) { nodes { id } } } } } }".into(),
+        ),
+        ("TOO_MANY_ALIASES", format!("{{ categories {{ {} }} }}", many(31, &|i| format!("n{i}: name")))),
+        ("TOO_MANY_ROOT_FIELDS", format!("{{ {} }}", many(21, &|i| format!("c{i}: categories {{ name }}")))),
+        ("TOO_MANY_DIRECTIVES", format!("{{ categories {{ name {} }} }}", "@include(if: true) ".repeat(6))),
+        ("TOO_MANY_SELECTIONS", fragment_bomb(8, 4)),
+    ];
+    for (code, document) in &cases {
+        let (status, body) = query(&app, document).await;
+        assert_eq!((status, error_codes(&body)), (400, vec![(*code).to_owned()]), "{code}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(!message.is_empty() && body.get("data").is_none(), "{code}: {body}");
+    }
+    assert_eq!(
+        (app.pg_stats().statements() - statements, app.state.mongo.stats().commands() - commands),
+        (0, 0),
+        "no refused request reached a store"
+    );
+
+    // what passes: an introspection query (GraphiQL's), and a large but fair page
+    let (status, body) = query(
+        &app,
+        "{ __schema { types { name fields { name type { name ofType { name ofType { name ofType { name } } } } } } } }",
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    let (status, body) =
+        query(&app, "{ courses(first: 100) { nodes { id title instructor { displayName } category { name } } } }")
+            .await;
+    assert!(status == 200 && body.get("errors").is_none(), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_are_bounded_and_only_json_runs() {
+    let db = TestDb::migrated().await;
+    let app = TestApp::spawn(&db).await;
+    let create = r#"{"query":"mutation { enroll(courseId: \"00000000-0000-4000-8000-000000000001\", idempotencyKey: \"csrf\") { id } }"}"#;
+
+    // over 64 KiB: refused whether the length is declared or the body streams in chunks
+    let padded = json!({ "query": "{ categories { name } }", "variables": { "pad": "x".repeat(70_000) } }).to_string();
+    let (status, body) = raw(&app, "application/json", padded.clone()).await;
+    assert_eq!((status, error_codes(&body)), (413, vec!["PAYLOAD_TOO_LARGE".to_owned()]), "{body}");
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        padded.into_bytes().chunks(8192).map(|c| Ok(c.to_vec())).collect();
+    let (status, body) = raw(&app, "application/json", reqwest::Body::wrap_stream(futures::stream::iter(chunks))).await;
+    assert_eq!((status, error_codes(&body)), (413, vec!["PAYLOAD_TOO_LARGE".to_owned()]), "streamed: {body}");
+
+    // what a cross-site form can send runs nothing: 415
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+        let (status, body) = raw(&app, content_type, create).await;
+        assert_eq!(
+            (status, error_codes(&body)),
+            (415, vec!["UNSUPPORTED_MEDIA_TYPE".to_owned()]),
+            "{content_type}: {body}"
+        );
+    }
+    // a mutation over GET: 405
+    let r = app
+        .client()
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { enroll(courseId: \"x\", idempotencyKey: \"get\") { id } }")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 405);
+    // batches are off; bad JSON and bad UTF-8 are 400s
+    let (status, body) = raw(&app, "application/json", r#"[{"query":"{ categories { name } }"}]"#).await;
+    assert_eq!((status, error_codes(&body)), (400, vec!["BATCH_NOT_SUPPORTED".to_owned()]), "{body}");
+    for bad in [
+        b"{\"query\": \"{ categories { name } }\"".to_vec(),
+        b"{\"query\": \"\xff\xfe\"}".to_vec(),
+        b"{\"query\": 12}".to_vec(),
+    ] {
+        let (status, body) = raw(&app, "application/json", bad).await;
+        assert_eq!((status, error_codes(&body)), (400, vec!["BAD_REQUEST".to_owned()]), "{body}");
+    }
+    let enrolments = crate::support::sql_column(&db.direct_url, "SELECT count(*)::text FROM enrollments").await;
+    assert_eq!(enrolments, ["0"], "nothing was written");
+    // and JSON with a charset still runs
+    let (status, body) = raw(&app, "application/json; charset=utf-8", r#"{"query":"{ categories { name } }"}"#).await;
+    assert_eq!((status, &body["data"]), (200, &json!({ "categories": [] })), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fragment_bombs_are_refused_at_once_and_ordinary_queries_stay_quick() {
+    let db = TestDb::migrated().await;
+    let app = TestApp::spawn(&db).await;
+    // 10^12 selections from under 1 KB
+    let bomb = fragment_bomb(12, 10);
+    assert!(bomb.len() < 2_000, "{}", bomb.len());
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut attackers = Vec::new();
+    for _ in 0..8 {
+        let (client, url, bomb, stop) = (app.client().clone(), app.url("/graphql"), bomb.clone(), stop.clone());
+        attackers.push(tokio::spawn(async move {
+            let mut refused = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = client.post(&url).json(&json!({ "query": bomb })).send().await.expect("send");
+                let body: Value = r.json().await.expect("json");
+                assert_eq!(body["errors"][0]["extensions"]["code"], "TOO_MANY_SELECTIONS", "{body}");
+                refused += 1;
+            }
+            refused
+        }));
+    }
+    // meanwhile, a trivial query, 20 times: each answered well within a second (a bomb that
+    // got through to validation would hold a core for seconds)
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let started = Instant::now();
+        let (status, body) = query(&app, "{ categories { name } }").await;
+        assert!(status == 200 && body.get("errors").is_none(), "{body}");
+        slowest = slowest.max(started.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut refused = 0;
+    for a in attackers {
+        refused += a.await.expect("attacker");
+    }
+    println!("{refused} fragment bombs refused; slowest trivial query meanwhile {slowest:?}");
+    assert!(refused >= 8, "the attack ran: {refused}");
+    assert!(slowest < Duration::from_secs(2), "a trivial query took {slowest:?} during the attack");
+    app.stop().await;
+}
