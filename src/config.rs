@@ -549,6 +549,29 @@ impl Env {
 mod tests {
     use super::*;
 
+    #[test]
+    fn every_variable_read_here_is_in_the_env_example() {
+        let source = include_str!("config.rs");
+        let source = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
+        let example = include_str!("../.env.example");
+        let documented = |var: &str| {
+            example.lines().any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{var}=")))
+                || example.contains(&format!("Filter with {var}"))
+        };
+        let mut missing = Vec::new();
+        // every "NAME_LIKE_THIS" between two quotes (quote parity is unreliable: '"' exists)
+        let pieces: Vec<&str> = source.split('"').collect();
+        for literal in pieces.iter().skip(1).take(pieces.len().saturating_sub(2)) {
+            let is_var = literal.len() > 3
+                && literal.contains('_')
+                && literal.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+            if is_var && !documented(literal) {
+                missing.push(*literal);
+            }
+        }
+        assert!(missing.is_empty(), "not in .env.example: {missing:?}");
+    }
+
     fn base() -> HashMap<String, String> {
         HashMap::from([
             ("DATABASE_URL".to_owned(), "postgres://u:secret@127.0.0.1:6432/db".to_owned()),
