@@ -78,8 +78,13 @@ impl App {
             config.postgres.statement_timeout,
         ));
         let loaders = Arc::new(Loaders::new(pg.clone(), read_models.clone(), config.loader_delay));
-        let schema = graphql::build(pg.clone(), loaders.clone());
-        let traced_schema = config.ftv1.enabled.then(|| graphql::build_traced(pg.clone(), loaders));
+        let options = graphql::SchemaOptions {
+            introspection: config.introspection,
+            suggestions: config.field_suggestions,
+            nesting: config.limits.nesting,
+        };
+        let schema = graphql::build(pg.clone(), loaders.clone(), options);
+        let traced_schema = config.ftv1.enabled.then(|| graphql::build_traced(pg.clone(), loaders, options));
         let listener = TcpListener::bind(config.listen_addr)
             .await
             .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;

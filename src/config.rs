@@ -9,6 +9,13 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     pub profile: Profile,
     pub graphiql: bool,
+    /// Whether introspection answers (`__schema`, `__type`).
+    pub introspection: bool,
+    /// Whether validation errors suggest field names.
+    pub field_suggestions: bool,
+    /// When set, `_service` and `_entities` answer only requests whose `Router-Authorization`
+    /// header carries it (the gateway's), so the subgraph surface is not public.
+    pub router_secret: Option<RouterSecret>,
     pub shutdown_grace: Duration,
     pub log_format: LogFormat,
     /// Which logs to keep (`RUST_LOG` syntax).
@@ -22,6 +29,16 @@ pub struct Config {
     pub persisted: PersistedConfig,
     pub ftv1: Ftv1Config,
     pub limits: LimitsConfig,
+}
+
+/// The secret a gateway shows in `Router-Authorization` (never printed).
+#[derive(Clone)]
+pub struct RouterSecret(pub String);
+
+impl std::fmt::Debug for RouterSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RouterSecret(***)")
+    }
 }
 
 /// What one request may ask for (each over-limit request is refused before any store work).
@@ -336,10 +353,14 @@ impl Config {
                 }
             })?,
         };
+        let graphiql = env.parse_with("GRAPHIQL", profile == Profile::Development, parse_bool)?;
         Ok(Config {
             listen_addr: env.parse("LISTEN_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             profile,
-            graphiql: env.parse_with("GRAPHIQL", profile == Profile::Development, parse_bool)?,
+            graphiql,
+            introspection: env.parse_with("INTROSPECTION", graphiql, parse_bool)?,
+            field_suggestions: env.parse_with("FIELD_SUGGESTIONS", profile == Profile::Development, parse_bool)?,
+            router_secret: env.get("ROUTER_SECRET").filter(|s| !s.is_empty()).map(RouterSecret),
             shutdown_grace: env.millis("SHUTDOWN_GRACE_PERIOD", 20_000)?,
             log_format: env.parse_with("LOG_FORMAT", LogFormat::Json, |v| match v {
                 "json" => Ok(LogFormat::Json),

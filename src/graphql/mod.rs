@@ -66,14 +66,36 @@ pub(crate) async fn signed_in_user(
     }
 }
 
+/// How the running schema differs from its shape.
+#[derive(Clone, Copy, Debug)]
+pub struct SchemaOptions {
+    /// `__schema` and `__type` (off in production unless INTROSPECTION=true).
+    pub introspection: bool,
+    /// "Did you mean …" in validation errors (off in production: they describe the schema).
+    pub suggestions: bool,
+    /// The parser's nesting bound (MAX_NESTING: the handler checks it first, with its code).
+    pub nesting: usize,
+}
+
+fn configured(options: SchemaOptions) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    let mut builder = builder().limit_recursive_depth(options.nesting);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !options.suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder
+}
+
 /// The schema the service runs.
-pub fn build(pg: PgStore, loaders: Arc<Loaders>) -> LearnGraphSchema {
-    builder().data(pg).data(loaders).finish()
+pub fn build(pg: PgStore, loaders: Arc<Loaders>, options: SchemaOptions) -> LearnGraphSchema {
+    configured(options).data(pg).data(loaders).finish()
 }
 
 /// The same schema, timing every field for federated traces (requests that ask for ftv1).
-pub fn build_traced(pg: PgStore, loaders: Arc<Loaders>) -> LearnGraphSchema {
-    builder().data(pg).data(loaders).extension(ftv1::Ftv1).finish()
+pub fn build_traced(pg: PgStore, loaders: Arc<Loaders>, options: SchemaOptions) -> LearnGraphSchema {
+    configured(options).data(pg).data(loaders).extension(ftv1::Ftv1).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`: the Federation v2 subgraph schema,

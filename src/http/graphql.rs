@@ -149,14 +149,38 @@ async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graph
     }
     // Parsed once here; execution reuses the parsed document.
     let variables = std::mem::take(&mut request.variables);
-    let checked = request.parsed_query().map(|document| super::limits::check_document(document, &variables, limits));
+    let router = router_allowed(state, headers);
+    let checked = request.parsed_query().map(|document| {
+        super::limits::check_document(document, &variables, limits)?;
+        if !state.config.introspection && super::limits::selects_root_field(document, &["__schema", "__type"]) {
+            return Err(super::limits::OverLimit {
+                code: "GRAPHQL_VALIDATION_FAILED",
+                message: "introspection is turned off on this server (`__schema`, `__type`)".into(),
+            });
+        }
+        if !router && super::limits::selects_root_field(document, &["_service", "_entities"]) {
+            return Err(super::limits::OverLimit {
+                code: "FORBIDDEN",
+                message: "`_service` and `_entities` are for the gateway (Router-Authorization)".into(),
+            });
+        }
+        Ok(())
+    });
     request.variables = variables;
     match checked {
         Err(e) => {
             let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
             return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
         }
-        Ok(Err(over)) => return error_response(headers, StatusCode::BAD_REQUEST, over.code, &over.message),
+        Ok(Err(over)) => {
+            let status = match over.code {
+                "FORBIDDEN" => StatusCode::FORBIDDEN,
+                // a validation error: as any other (GraphQL over HTTP)
+                "GRAPHQL_VALIDATION_FAILED" if negotiate(headers) == JSON => StatusCode::OK,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return error_response(headers, status, over.code, &over.message);
+        }
         Ok(Ok(())) => {}
     }
     let mutation = is_mutation(&mut request);
@@ -342,4 +366,13 @@ fn null_failed_field(data: &mut async_graphql::Value, path: &[async_graphql::Pat
             }
         }
     }
+}
+
+/// Whether the caller may use the subgraph fields: always when no ROUTER_SECRET is set;
+/// otherwise when `Router-Authorization` carries it (compared in constant time).
+fn router_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(secret) = &state.config.router_secret else { return true };
+    let Some(given) = headers.get("router-authorization") else { return false };
+    let (given, secret) = (given.as_bytes(), secret.0.as_bytes());
+    given.len() == secret.len() && given.iter().zip(secret).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
 }

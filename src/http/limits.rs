@@ -280,6 +280,32 @@ pub fn check_document(
     Ok(())
 }
 
+/// Whether any operation of the document selects one of `names` at its root (through
+/// fragments and inline fragments).
+pub fn selects_root_field(document: &ExecutableDocument, names: &[&str]) -> bool {
+    fn walk<'a>(
+        document: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        names: &[&str],
+        seen: &mut Vec<&'a str>,
+    ) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(field) => names.contains(&field.node.name.node.as_str()),
+            Selection::InlineFragment(inline) => walk(document, &inline.node.selection_set.node, names, seen),
+            Selection::FragmentSpread(spread) => {
+                let name = spread.node.fragment_name.node.as_str();
+                if seen.contains(&name) {
+                    return false;
+                }
+                seen.push(name);
+                document.fragments.get(name).is_some_and(|f| walk(document, &f.node.selection_set.node, names, seen))
+            }
+        })
+    }
+    let mut seen = Vec::new();
+    document.operations.iter().any(|(_, op)| walk(document, &op.node.selection_set.node, names, &mut seen))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +398,18 @@ mod tests {
         let vars = |n: u64| Variables::from_json(serde_json::json!({ "n": n }));
         assert!(check_document(&document, &vars(5), &limits()).is_ok());
         assert_eq!(check_document(&document, &vars(100), &limits()).map_err(|e| e.code), Err("QUERY_TOO_COMPLEX"));
+    }
+
+    #[test]
+    fn root_fields_are_found_through_fragments() {
+        let doc = |q: &str| async_graphql::parser::parse_query(q).expect("parses");
+        let names = &["_service", "_entities"];
+        assert!(selects_root_field(&doc("{ _service { sdl } }"), names));
+        assert!(selects_root_field(
+            &doc("{ ... on Query { ...F } } fragment F on Query { _entities(representations: []) { __typename } }"),
+            names
+        ));
+        assert!(!selects_root_field(&doc("{ courses { nodes { _service: id } } }"), names));
     }
 
     #[test]

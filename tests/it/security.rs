@@ -179,3 +179,55 @@ async fn fragment_bombs_are_refused_at_once_and_ordinary_queries_stay_quick() {
     assert!(slowest < Duration::from_secs(2), "a trivial query took {slowest:?} during the attack");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn production_settings_hide_the_schema_and_keep_the_subgraph_surface_for_the_gateway() {
+    let db = TestDb::migrated().await;
+    let app = TestApp::spawn_with(db.config(&[
+        ("INTROSPECTION", "false"),
+        ("FIELD_SUGGESTIONS", "false"),
+        ("ROUTER_SECRET", "s3cret-for-the-router"),
+    ]))
+    .await;
+    for document in ["{ __schema { types { name } } }", "{ __type(name: \"Course\") { name } }"] {
+        let (status, body) = query(&app, document).await;
+        assert_eq!((status, error_codes(&body)), (200, vec!["GRAPHQL_VALIDATION_FAILED".to_owned()]), "{body}");
+        assert!(body.get("data").is_none(), "introspection is off: {body}");
+    }
+    let (_, body) = query(&app, "{ categories { __typename } }").await;
+    assert!(body.get("errors").is_none(), "__typename still answers: {body}");
+    let (_, body) = query(&app, "{ categories { nme } }").await;
+    assert!(!body.to_string().contains("Did you mean"), "no suggestions: {body}");
+
+    // the subgraph fields: only with the gateway's secret
+    for document in ["{ _service { sdl } }", "{ _entities(representations: []) { __typename } }"] {
+        let (status, body) = query(&app, document).await;
+        assert_eq!((status, error_codes(&body)), (403, vec!["FORBIDDEN".to_owned()]), "{document}: {body}");
+        let wrong = app
+            .client()
+            .post(app.url("/graphql"))
+            .header("router-authorization", "s3cret-for-the-routes")
+            .json(&json!({ "query": document }))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(wrong.status(), 403, "{document}");
+    }
+    let r = app
+        .client()
+        .post(app.url("/graphql"))
+        .header("router-authorization", "s3cret-for-the-router")
+        .json(&json!({ "query": "{ _service { sdl } }" }))
+        .send()
+        .await
+        .expect("send");
+    let body: Value = r.json().await.expect("json");
+    assert!(body["data"]["_service"]["sdl"].as_str().is_some_and(|s| s.contains("@key")), "{body}");
+    app.stop().await;
+
+    // development settings: suggestions help
+    let app = TestApp::spawn(&db).await;
+    let (_, body) = query(&app, "{ categories { nme } }").await;
+    assert!(body.to_string().contains("Did you mean"), "{body}");
+    app.stop().await;
+}
