@@ -35,6 +35,8 @@ pub struct AppState {
     pub read_models: Arc<ReadModels>,
     pub auth: Arc<Authenticator>,
     pub persisted: Arc<crate::http::persisted::PersistedDocuments>,
+    /// GraphQL requests in progress (MAX_CONCURRENT_REQUESTS permits).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 /// The service, bound to its port and ready to serve.
@@ -95,8 +97,18 @@ impl App {
             crate::http::persisted::PersistedDocuments::new(&config.persisted, mongo.clone(), config.mongo.op_timeout)
                 .map_err(|e| StartupError::Config(format!("TRUSTED_DOCUMENTS_MANIFEST: {}", e.0)))?,
         );
-        let state =
-            AppState { config: Arc::new(config), schema, traced_schema, pg, mongo, read_models, auth, persisted };
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(config.transport.max_concurrent_requests));
+        let state = AppState {
+            config: Arc::new(config),
+            schema,
+            traced_schema,
+            pg,
+            mongo,
+            read_models,
+            auth,
+            persisted,
+            in_flight,
+        };
         Ok(App { state, listener, projector })
     }
 
@@ -122,23 +134,7 @@ impl App {
         let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
         let projector = projector.map(|p| tokio::spawn(p.run(state.config.projector.poll, projector_stopped)));
         let router = crate::http::router(state.clone());
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            let _ = stopping_tx.send(());
-        });
-        let server = std::pin::pin!(server.into_future());
-        let result = tokio::select! {
-            r = server => r,
-            () = async {
-                let _ = stopping_rx.await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!(?grace, "grace period over: dropping the requests still running");
-                Ok(())
-            }
-        };
+        let result = crate::http::serve::run(listener, router, &state.config.transport, grace, shutdown).await;
         let _ = stop_projector.send(true);
         if let Some(task) = projector {
             // a round in progress finishes (or is abandoned: its rows stay in the outbox)
@@ -154,8 +150,6 @@ impl App {
         result
     }
 }
-
-use std::future::IntoFuture as _;
 
 async fn check_pooler(config: &Config) -> Result<(), StartupError> {
     let deadline = config.postgres.connect_timeout * 5;

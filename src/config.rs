@@ -29,6 +29,20 @@ pub struct Config {
     pub persisted: PersistedConfig,
     pub ftv1: Ftv1Config,
     pub limits: LimitsConfig,
+    pub transport: TransportConfig,
+}
+
+/// How connections and requests are bounded.
+#[derive(Clone, Debug)]
+pub struct TransportConfig {
+    /// A client must send a request's headers within this (slow or idle clients are cut off).
+    pub header_read_timeout: Duration,
+    /// A request must be answered within this (503 otherwise; a mutation still finishes).
+    pub request_timeout: Duration,
+    /// GraphQL requests in progress at once; more are shed with 503 and `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Open connections; more are closed as they arrive.
+    pub max_connections: usize,
 }
 
 /// The secret a gateway shows in `Router-Authorization` (never printed).
@@ -382,6 +396,18 @@ impl Config {
             auth: auth(&env, profile)?,
             persisted: persisted(&env)?,
             limits: limits(&env)?,
+            transport: TransportConfig {
+                header_read_timeout: env.millis("HEADER_READ_TIMEOUT", 10_000)?,
+                request_timeout: env.millis("REQUEST_TIMEOUT", 15_000)?,
+                max_concurrent_requests: match env.parse("MAX_CONCURRENT_REQUESTS", 256usize)? {
+                    0 => return Err(ConfigError::new("MAX_CONCURRENT_REQUESTS", "must be at least 1")),
+                    n => n,
+                },
+                max_connections: match env.parse("MAX_CONNECTIONS", 1_024usize)? {
+                    0 => return Err(ConfigError::new("MAX_CONNECTIONS", "must be at least 1")),
+                    n => n,
+                },
+            },
             ftv1: Ftv1Config {
                 enabled: env.parse_with("FTV1_ENABLED", true, parse_bool)?,
                 errors: env.parse_with("FTV1_ERRORS", crate::graphql::ftv1::ErrorDetail::Masked, |v| match v {

@@ -15,6 +15,39 @@ use crate::{app::AppState, graphql::ftv1};
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
+/// Runs a GraphQL request's handling within the request limits: shed with 503 and
+/// `Retry-After` when MAX_CONCURRENT_REQUESTS are in progress, 503 past REQUEST_TIMEOUT.
+async fn bounded(
+    state: &AppState,
+    headers: &HeaderMap,
+    handling: impl std::future::Future<Output = Response>,
+) -> Response {
+    use std::sync::atomic::Ordering;
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        super::metrics::REQUESTS_SHED.fetch_add(1, Ordering::Relaxed);
+        let mut out = error_response(
+            headers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "the service is at capacity: retry in a second",
+        );
+        out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return out;
+    };
+    match tokio::time::timeout(state.config.transport.request_timeout, handling).await {
+        Ok(response) => response,
+        Err(_) => {
+            super::metrics::REQUESTS_TIMED_OUT.fetch_add(1, Ordering::Relaxed);
+            error_response(
+                headers,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "the request did not finish in time (a mutation still completes: retry with its idempotency key)",
+            )
+        }
+    }
+}
+
 /// GraphiQL when a browser opens the endpoint; otherwise a query sent as URL parameters.
 pub async fn get(
     State(state): State<AppState>,
@@ -30,7 +63,7 @@ pub async fn get(
         return error_response(&headers, StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is turned off (GRAPHIQL=false)");
     }
     match request {
-        Ok(request) => execute(&state, &headers, request.into_inner(), Via::Get).await,
+        Ok(request) => bounded(&state, &headers, execute(&state, &headers, request.into_inner(), Via::Get)).await,
         Err(_) => error_response(
             &headers,
             StatusCode::BAD_REQUEST,
@@ -42,22 +75,26 @@ pub async fn get(
 
 /// A POST: a JSON body of one GraphQL request, at most MAX_BODY_BYTES.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
+    bounded(&state, &headers, post_body(&state, &headers, body)).await
+}
+
+async fn post_body(state: &AppState, headers: &HeaderMap, body: axum::body::Body) -> Response {
     // JSON only: a form or text/plain POST is what a page on another site can send without a
     // CORS preflight (CSRF); it runs nothing
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case(JSON) {
         return error_response(
-            &headers,
+            headers,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "send the request as application/json",
         );
     }
     let limit = state.config.limits.body_bytes;
-    let Some(bytes) = read_body(&headers, body, limit).await else {
+    let Some(bytes) = read_body(headers, body, limit).await else {
         return error_response(
-            &headers,
+            headers,
             StatusCode::PAYLOAD_TOO_LARGE,
             "PAYLOAD_TOO_LARGE",
             &format!("the request body is larger than {limit} bytes"),
@@ -65,16 +102,16 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: axum:
     };
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
         return error_response(
-            &headers,
+            headers,
             StatusCode::BAD_REQUEST,
             "BATCH_NOT_SUPPORTED",
             "batched requests are not supported: send one request per POST",
         );
     }
     match serde_json::from_slice::<async_graphql::Request>(&bytes) {
-        Ok(request) => execute(&state, &headers, request, Via::Post).await,
+        Ok(request) => execute(state, headers, request, Via::Post).await,
         Err(_) => error_response(
-            &headers,
+            headers,
             StatusCode::BAD_REQUEST,
             "BAD_REQUEST",
             "the body is not a GraphQL request: a JSON object with `query` (a string), and optionally `variables`, `operationName` and `extensions`",

@@ -3,8 +3,9 @@
 mod graphql;
 mod health;
 pub mod limits;
-mod metrics;
+pub(crate) mod metrics;
 pub mod persisted;
+pub mod serve;
 
 use axum::{routing::get, Router};
 

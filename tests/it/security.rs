@@ -231,3 +231,78 @@ async fn production_settings_hide_the_schema_and_keep_the_subgraph_surface_for_t
     assert!(body.to_string().contains("Did you mean"), "{body}");
     app.stop().await;
 }
+
+/// A raw connection to the app.
+async fn connect(app: &TestApp) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(app.addr).await.expect("connect")
+}
+
+/// Reads until the server closes the connection (or `within` passes): what it sent.
+async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = Vec::new();
+    match tokio::time::timeout(within, stream.read_to_end(&mut out)).await {
+        Ok(_) => Some(String::from_utf8_lossy(&out).into_owned()),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_excess_load_is_shed() {
+    use tokio::io::AsyncWriteExt as _;
+    let db = TestDb::migrated().await;
+
+    // headers must arrive within HEADER_READ_TIMEOUT: a client that stalls mid-headers, or
+    // sits idle on a kept-alive connection, is disconnected
+    let app = TestApp::spawn_with(db.config(&[("HEADER_READ_TIMEOUT", "300")])).await;
+    let mut slow = connect(&app).await;
+    slow.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: appl").await.expect("write");
+    let started = Instant::now();
+    assert!(read_to_close(&mut slow, Duration::from_secs(10)).await.is_some(), "a stalled header is cut off");
+    println!("stalled headers cut after {:?}", started.elapsed());
+    let mut idle = connect(&app).await;
+    let started = Instant::now();
+    assert!(read_to_close(&mut idle, Duration::from_secs(10)).await.is_some(), "an idle connection is closed");
+    println!("idle connection closed after {:?}", started.elapsed());
+    let (status, _) = query(&app, "{ categories { name } }").await;
+    assert_eq!(status, 200, "others are served meanwhile");
+    app.stop().await;
+
+    // one request at a time: a second is shed at once with 503 and Retry-After; the one in
+    // progress (its body trickling in) runs past REQUEST_TIMEOUT and gets a 503 too
+    let app = TestApp::spawn_with(db.config(&[("MAX_CONCURRENT_REQUESTS", "1"), ("REQUEST_TIMEOUT", "1500")])).await;
+    let mut trickle = connect(&app).await;
+    trickle
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"query\":")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = app
+        .client()
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ categories { name } }" }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"], "{body}");
+    let answer = read_to_close(&mut trickle, Duration::from_secs(10)).await.unwrap_or_default();
+    assert!(answer.starts_with("HTTP/1.1 503"), "the stalled request timed out: {answer}");
+    assert!(answer.contains("SERVICE_UNAVAILABLE"), "{answer}");
+    // and capacity is back
+    let (status, _) = query(&app, "{ categories { name } }").await;
+    assert_eq!(status, 200);
+    app.stop().await;
+
+    // two connections at most: a third is closed as it arrives
+    let app = TestApp::spawn_with(db.config(&[("MAX_CONNECTIONS", "2")])).await;
+    let (_first, _second) = (connect(&app).await, connect(&app).await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = connect(&app).await;
+    let _ = third.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let answer = read_to_close(&mut third, Duration::from_secs(5)).await;
+    assert_eq!(answer.as_deref(), Some(""), "the third connection is closed unanswered");
+    app.stop().await;
+}
