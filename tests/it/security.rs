@@ -306,3 +306,55 @@ async fn slow_clients_are_cut_off_and_excess_load_is_shed() {
     assert_eq!(answer.as_deref(), Some(""), "the third connection is closed unanswered");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn mongodb_operators_in_json_values_are_data() {
+    use learngraph::projection::maintain;
+    let db = TestDb::migrated().await;
+    let instructor = "10000000-0000-4000-8000-0000000000aa";
+    crate::support::sql_exec(
+        &db.direct_url,
+        &format!("INSERT INTO users (id, email, password_hash, first_name, last_name, role) VALUES ('{instructor}', 'op@example.org', 'x', 'Op', 'Erator', 'instructor')"),
+    )
+    .await;
+    let app = TestApp::spawn_authed(&db).await;
+    let me = crate::support::token(instructor, "instructor", 600);
+    // operator-looking keys, dotted keys and a `$regex` object: stored and served as they are
+    let metadata = json!({
+        "$where": "sleep(10000)",
+        "$gt": "",
+        "a.b": { "$ne": null },
+        "filter": { "title": { "$regex": ".*", "$options": "i" } },
+        "nested": [{ "$set": { "isPublished": true } }],
+    });
+    let body = crate::support::ask(
+        &app,
+        Some(&me),
+        "mutation($input: CreateCourseInput!) { createCourse(input: $input, idempotencyKey: \"ops\") { id metadata isPublished } }",
+        json!({ "input": { "title": "Operators", "metadata": metadata } }),
+    )
+    .await;
+    let course = body["data"]["createCourse"].clone();
+    assert_eq!(course["metadata"], metadata, "{body}");
+    assert_eq!(course["isPublished"], false);
+    // projected into MongoDB and read back from there
+    maintain::rebuild(app.state.pg.db(), &app.state.mongo).await.expect("the projection writes the document");
+    let hits = app.state.read_models.stats.mongo_hits.load(std::sync::atomic::Ordering::Relaxed);
+    let body = crate::support::ask(
+        &app,
+        Some(&me),
+        "query($id: ID!) { course(id: $id) { title metadata isPublished } }",
+        json!({ "id": course["id"] }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["course"],
+        json!({ "title": "Operators", "metadata": metadata, "isPublished": false }),
+        "{body}"
+    );
+    assert!(
+        app.state.read_models.stats.mongo_hits.load(std::sync::atomic::Ordering::Relaxed) > hits,
+        "served from MongoDB"
+    );
+    app.stop().await;
+}
