@@ -12,6 +12,7 @@ mod cli;
 mod courses;
 mod dashboard;
 mod discovery;
+mod faults;
 mod federation;
 mod fields;
 mod http_audit;

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{free_port, tool, wait_for_port, Child, TestApp, TestDb};
 
-fn start_secantus(port: u16) -> Child {
+pub(crate) fn start_secantus(port: u16) -> Child {
     let child = std::process::Command::new(tool("LG_SECANTUS_BIN"))
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--storage-path", ":memory:"])
         .stdout(std::process::Stdio::null())
