@@ -269,3 +269,56 @@ async fn acknowledged_writes_survive_database_faults_exactly_once() {
     drop(mongo);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_quickly_and_recovers() {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let db = TestDb::migrated().await;
+    world(&db).await;
+    sql_exec(&db.direct_url, "DELETE FROM enrollments").await;
+    let app = TestApp::spawn_with(db.config(&[
+        ("AUTH_JWT_HS256_SECRET", crate::support::TEST_JWT_SECRET),
+        ("DB_POOL_MAX", "2"),
+        ("DB_ACQUIRE_TIMEOUT", "500"),
+    ]))
+    .await;
+    let enroll = |i: usize| {
+        let request = app
+            .client()
+            .post(app.url("/graphql"))
+            .bearer_auth(token(&learner(i), "student", 600))
+            .json(&json!({ "query": format!("mutation {{ enroll(courseId: \"{COURSE}\", idempotencyKey: \"pool-{i}\") {{ enrolledAt }} }}") }));
+        async move { request.send().await.expect("send").json::<Value>().await.expect("json") }
+    };
+
+    // hold the idempotency table: two enrolments take both connections and wait on it
+    let holder = Database::connect(&db.direct_url).await.expect("connect");
+    let tx = holder.begin().await.expect("begin");
+    tx.execute_unprepared("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE").await.expect("lock");
+    let waiting: Vec<_> = (0..2).map(|i| tokio::spawn(enroll(i))).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // anything else finds no connection: SERVICE_UNAVAILABLE within the acquire timeout
+    let asked = Instant::now();
+    let (third, read) = tokio::join!(enroll(2), app.graphql("{ categories { name } }", json!({})));
+    let waited = asked.elapsed();
+    for body in [&third, &read] {
+        assert_eq!(body["errors"][0]["extensions"]["code"], "SERVICE_UNAVAILABLE", "{body}");
+    }
+    assert!(waited < Duration::from_secs(3), "answered in {waited:?}");
+    println!("with the pool exhausted, refused in {waited:?}");
+
+    // released: the waiting ones finish, a retry of the refused one under its key succeeds
+    tx.commit().await.expect("release");
+    holder.close().await.expect("close");
+    for w in waiting {
+        let body = w.await.expect("enrol");
+        assert!(body["data"]["enroll"]["enrolledAt"].is_string(), "{body}");
+    }
+    let again = enroll(2).await;
+    assert!(again["data"]["enroll"]["enrolledAt"].is_string(), "{again}");
+    let read = app.graphql("{ categories { name } }", json!({})).await;
+    assert!(read.get("errors").is_none(), "{read}");
+    let count = sql_column(&db.direct_url, "SELECT count(*)::text FROM enrollments").await;
+    assert_eq!(count, ["3"]);
+    app.stop().await;
+}
