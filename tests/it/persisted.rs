@@ -3,9 +3,7 @@
 
 use serde_json::{json, Value};
 
-use std::time::Duration;
-
-use crate::support::{error_codes, free_port, stack, token, wait_for_port, TestApp, TestDb};
+use crate::support::{error_codes, token, ServiceProcess, TestApp, TestDb};
 
 const QUERY: &str = "query Catalog { courses(first: 2) { nodes { title } } }";
 
@@ -25,37 +23,6 @@ fn by_hash(hash: &str) -> Value {
     json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } })
 }
 
-/// A replica of the service in its own OS process (the `learngraph serve` binary), on the
-/// test's database and MongoDB; killed when dropped.
-struct Replica {
-    url: String,
-    _process: tokio::process::Child,
-}
-
-impl Replica {
-    async fn start(db: &TestDb) -> Replica {
-        let port = free_port();
-        let process = tokio::process::Command::new(env!("CARGO_BIN_EXE_learngraph"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &db.pooled_url)
-            .env("DATABASE_DIRECT_URL", &db.direct_url)
-            .env("MONGODB_URI", &stack().mongo_uri)
-            .env("MONGODB_DATABASE", &db.name)
-            .env("PROJECTOR_ENABLED", "false")
-            .env("DB_POOL_MIN", "0")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the service starts");
-        wait_for_port(port, Duration::from_secs(30)).await;
-        Replica { url: format!("http://127.0.0.1:{port}/graphql"), _process: process }
-    }
-}
-
 async fn post(client: &reqwest::Client, url: &str, body: Value) -> Value {
     client.post(url).json(&body).send().await.expect("send").json().await.expect("json")
 }
@@ -64,7 +31,7 @@ async fn post(client: &reqwest::Client, url: &str, body: Value) -> Value {
 async fn automatic_persisted_queries_are_shared_by_replicas() {
     let db = TestDb::seeded_ci().await;
     // two replicas: two processes, their own memory, the same MongoDB
-    let (first, second) = (Replica::start(&db).await, Replica::start(&db).await);
+    let (first, second) = (ServiceProcess::start(&db, &[]).await, ServiceProcess::start(&db, &[]).await);
     let client = reqwest::Client::new();
     let hash = sha256(QUERY);
 

@@ -358,3 +358,68 @@ async fn mongodb_operators_in_json_values_are_data() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn memory_stays_bounded_under_the_attack_suite() {
+    use tokio::io::AsyncWriteExt as _;
+    let db = TestDb::migrated().await;
+    // the service in its own process, so its memory is its own
+    let service = crate::support::ServiceProcess::start(&db, &[("HEADER_READ_TIMEOUT", "2000")]).await;
+    let client = reqwest::Client::new();
+    let trivial = json!({ "query": "{ categories { name } }" });
+    assert_eq!(client.post(&service.url).json(&trivial).send().await.expect("send").status(), 200);
+    let before = service.memory_kb("VmRSS:");
+    let addr: std::net::SocketAddr =
+        service.url.trim_start_matches("http://").trim_end_matches("/graphql").parse().expect("address");
+
+    let bomb = fragment_bomb(12, 10);
+    let deep = format!("{{ categories {{ {}name{} }} }}", "parent { ".repeat(20), " }".repeat(20));
+    let near_limit = json!({ "query": "{ categories { name } }", "variables": { "pad": "x".repeat(60_000) } });
+    let oversized = vec![b'{'; 1_000_000];
+    let until = Instant::now() + Duration::from_secs(6);
+    let mut attacks = Vec::new();
+    for k in 0..8 {
+        let (client, url) = (client.clone(), service.url.clone());
+        let (bomb, deep, near_limit, oversized) = (bomb.clone(), deep.clone(), near_limit.clone(), oversized.clone());
+        attacks.push(tokio::spawn(async move {
+            let mut sent = 0u32;
+            while Instant::now() < until {
+                let request = match k % 4 {
+                    0 => client.post(&url).json(&json!({ "query": bomb })),
+                    1 => client.post(&url).json(&json!({ "query": deep })),
+                    2 => client.post(&url).json(&near_limit),
+                    _ => client.post(&url).header("content-type", "application/json").body(oversized.clone()),
+                };
+                if let Ok(r) = request.send().await {
+                    assert!(r.status().is_client_error() || r.status() == 200, "{}", r.status());
+                    let _ = r.bytes().await;
+                }
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    // and 200 connections that stall mid-headers
+    let mut stalled = Vec::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(addr).await {
+            let _ = s.write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\n").await;
+            stalled.push(s);
+        }
+    }
+    let mut sent = 0;
+    for a in attacks {
+        sent += a.await.expect("attack");
+    }
+    let (peak, after) = (service.memory_kb("VmHWM:"), service.memory_kb("VmRSS:"));
+    let answered = client.post(&service.url).json(&trivial).send().await.expect("send");
+    assert_eq!(answered.status(), 200, "the service answers after the attack");
+    println!(
+        "attack suite: {sent} hostile requests + {} stalled connections; RSS {} MB before, {} MB after, peak {} MB",
+        stalled.len(),
+        before / 1024,
+        after / 1024,
+        peak / 1024
+    );
+    assert!(peak < 256 * 1024, "peak RSS {} MB", peak / 1024);
+}

@@ -337,3 +337,54 @@ pub async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Va
 pub async fn first_row(db: &TestDb, sql: &str) -> String {
     sql_column(&db.direct_url, sql).await.into_iter().next().unwrap_or_else(|| panic!("no row: {sql}"))
 }
+
+/// The service in its own OS process (the `learngraph serve` binary) on a test's database and
+/// the stack's MongoDB; killed when dropped.
+pub struct ServiceProcess {
+    pub url: String,
+    process: tokio::process::Child,
+}
+
+impl ServiceProcess {
+    pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> ServiceProcess {
+        let port = free_port();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_learngraph"));
+        command
+            .arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &db.pooled_url)
+            .env("DATABASE_DIRECT_URL", &db.direct_url)
+            .env("MONGODB_URI", &stack().mongo_uri)
+            .env("MONGODB_DATABASE", &db.name)
+            .env("PROJECTOR_ENABLED", "false")
+            .env("DB_POOL_MIN", "0");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let process = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the service starts");
+        wait_for_port(port, Duration::from_secs(30)).await;
+        ServiceProcess { url: format!("http://127.0.0.1:{port}/graphql"), process }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.id().unwrap_or(0)
+    }
+
+    /// A line of /proc/PID/status in kB (VmRSS, VmHWM).
+    pub fn memory_kb(&self, field: &str) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+}
