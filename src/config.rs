@@ -87,7 +87,7 @@ impl Default for LimitsConfig {
             document_bytes: 32 * 1024,
             tokens: 5_000,
             nesting: 40,
-            depth: 15,
+            depth: 20,
             complexity: 5_000,
             aliases: 30,
             root_fields: 20,

@@ -210,6 +210,23 @@ impl<'a> Walk<'a> {
     }
 }
 
+/// What a document measures (for the README's table and the tests): selections, depth,
+/// complexity, aliases, root fields.
+pub fn measure(document: &ExecutableDocument, variables: &Variables) -> [u64; 5] {
+    let mut walk =
+        Walk { document, variables, directives: usize::MAX, memo: HashMap::new(), open: Vec::new(), too_many_directives: false };
+    let mut total = Measure::default();
+    for (_, operation) in document.operations.iter() {
+        let m = walk.set(&operation.node.selection_set.node);
+        total.selections += m.selections;
+        total.depth = total.depth.max(m.depth);
+        total.complexity = total.complexity.max(m.complexity);
+        total.aliases += m.aliases;
+        total.fields = total.fields.max(m.fields);
+    }
+    [total.selections, total.depth, total.complexity, total.aliases, total.fields]
+}
+
 /// The parsed document's expansion against the limits: every operation and fragment of it
 /// (validation visits them all, not only the one that runs).
 pub fn check_document(
@@ -353,6 +370,29 @@ mod tests {
     fn ordinary_queries_pass() {
         assert_eq!(code("{ courses(first: 20) { edges { node { id title instructor { displayName } } } pageInfo { hasNextPage } } }"), "ok");
         assert_eq!(code(INTROSPECTION), "ok");
+    }
+
+    #[test]
+    fn every_benchmark_query_is_within_the_limits() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/queries");
+        let mut files: Vec<_> = std::fs::read_dir(dir).expect("bench/queries").filter_map(Result::ok).collect();
+        files.sort_by_key(|f| f.file_name());
+        assert!(files.len() >= 8);
+        for file in files {
+            let text = std::fs::read_to_string(file.path()).expect("read");
+            check_text(&text, &limits()).expect("text within limits");
+            let document = async_graphql::parser::parse_query(&text).expect("parses");
+            let [selections, depth, complexity, aliases, roots] = measure(&document, &Variables::default());
+            println!(
+                "{:?}: {} bytes, {} tokens, selections {selections}, depth {depth}, complexity {complexity}, aliases {aliases}, root fields {roots}",
+                file.file_name(),
+                text.len(),
+                scan(&text).0
+            );
+            check_document(&document, &Variables::default(), &limits()).expect("within limits");
+        }
+        let document = async_graphql::parser::parse_query(INTROSPECTION).expect("parses");
+        println!("introspection: {:?}", measure(&document, &Variables::default()));
     }
 
     #[test]
