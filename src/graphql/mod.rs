@@ -93,6 +93,12 @@ pub fn build(pg: PgStore, loaders: Arc<Loaders>, options: SchemaOptions) -> Lear
     configured(options).data(pg).data(loaders).finish()
 }
 
+/// The schema with no stores attached (the fuzz target: resolvers that need a store fail
+/// with INTERNAL_SERVER_ERROR; parsing, validation and the guards run as in service).
+pub fn bare(options: SchemaOptions) -> LearnGraphSchema {
+    configured(options).finish()
+}
+
 /// The same schema, timing every field for federated traces (requests that ask for ftv1).
 pub fn build_traced(pg: PgStore, loaders: Arc<Loaders>, options: SchemaOptions) -> LearnGraphSchema {
     configured(options).data(pg).data(loaders).extension(ftv1::Ftv1).finish()

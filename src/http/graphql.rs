@@ -232,6 +232,8 @@ async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graph
         out.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return out;
     }
+    // kept for null propagation, should the answer carry field errors
+    let (query_text, operation_name) = (request.query.clone(), request.operation_name.clone());
     let schema = match &recorder {
         Some((recorder, traced)) => {
             request = request.data(recorder.clone());
@@ -278,8 +280,11 @@ async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graph
             extensions.set("code", code);
         }
     }
-    for error in &response.errors {
-        null_failed_field(&mut response.data, &error.path);
+    if response.errors.iter().any(|e| !e.path.is_empty()) {
+        // async-graphql leaves failed fields out; GraphQL nulls them, up to a nullable parent
+        if let Ok(document) = async_graphql::parser::parse_query(&query_text) {
+            super::nulls::propagate(&mut response.data, &response.errors, &document, operation_name.as_deref());
+        }
     }
     if let (Some((recorder, _)), false) = (&recorder, request_error) {
         let trace = recorder.finish(&response.errors, state.config.ftv1.errors);
@@ -377,32 +382,6 @@ fn is_mutation(request: &mut async_graphql::Request) -> bool {
         _ => None,
     };
     operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
-}
-
-/// async-graphql 7.2 leaves a field whose resolver failed out of its object; GraphQL has it
-/// there as null (clients such as Apollo Client treat a missing field as a broken response).
-/// Puts null at an error's path when the path's parent object lacks the field. A path that does
-/// not lead to an object (an `_entities` error path has no index) is left alone.
-fn null_failed_field(data: &mut async_graphql::Value, path: &[async_graphql::PathSegment]) {
-    use async_graphql::{PathSegment, Value};
-    match path {
-        [] => {}
-        [PathSegment::Field(name)] => {
-            if let Value::Object(fields) = data {
-                fields.entry(async_graphql::Name::new(name)).or_insert(Value::Null);
-            }
-        }
-        [first, rest @ ..] => {
-            let next = match (first, data) {
-                (PathSegment::Field(name), Value::Object(fields)) => fields.get_mut(name.as_str()),
-                (PathSegment::Index(i), Value::List(items)) => items.get_mut(*i),
-                _ => None,
-            };
-            if let Some(next) = next {
-                null_failed_field(next, rest);
-            }
-        }
-    }
 }
 
 /// Whether the caller may use the subgraph fields: always when no ROUTER_SECRET is set;

@@ -213,8 +213,14 @@ impl<'a> Walk<'a> {
 /// What a document measures (for the README's table and the tests): selections, depth,
 /// complexity, aliases, root fields.
 pub fn measure(document: &ExecutableDocument, variables: &Variables) -> [u64; 5] {
-    let mut walk =
-        Walk { document, variables, directives: usize::MAX, memo: HashMap::new(), open: Vec::new(), too_many_directives: false };
+    let mut walk = Walk {
+        document,
+        variables,
+        directives: usize::MAX,
+        memo: HashMap::new(),
+        open: Vec::new(),
+        too_many_directives: false,
+    };
     let mut total = Measure::default();
     for (_, operation) in document.operations.iter() {
         let m = walk.set(&operation.node.selection_set.node);

@@ -1,9 +1,11 @@
 //! HTTP: the router, the GraphQL endpoint, the health probes and the metrics.
 
+pub mod fuzz;
 mod graphql;
 mod health;
 pub mod limits;
 pub(crate) mod metrics;
+mod nulls;
 pub mod persisted;
 pub mod serve;
 
