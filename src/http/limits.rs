@@ -412,6 +412,7 @@ mod tests {
         query.push_str("fragment F12 on Query { categories { name } }\n");
         let started = std::time::Instant::now();
         assert_eq!(code(&query), "TOO_MANY_SELECTIONS");
+        println!("a {}-byte document expanding to 10^12 selections refused in {:?}", query.len(), started.elapsed());
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
