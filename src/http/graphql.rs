@@ -17,12 +17,15 @@ const JSON: &str = "application/json";
 
 /// Runs a GraphQL request's handling within the request limits: shed with 503 and
 /// `Retry-After` when MAX_CONCURRENT_REQUESTS are in progress, 503 past REQUEST_TIMEOUT.
-async fn bounded(
+async fn bounded<F: std::future::Future<Output = Response>>(
     state: &AppState,
     headers: &HeaderMap,
-    handling: impl std::future::Future<Output = Response>,
+    handling: impl FnOnce(TraceId) -> F,
 ) -> Response {
     use std::sync::atomic::Ordering;
+    use tracing::Instrument as _;
+    let trace_id = TraceId::of(headers);
+    let span = tracing::info_span!("graphql", trace_id = %trace_id.0);
     let Ok(_permit) = state.in_flight.try_acquire() else {
         super::metrics::REQUESTS_SHED.fetch_add(1, Ordering::Relaxed);
         let mut out = error_response(
@@ -34,7 +37,7 @@ async fn bounded(
         out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return out;
     };
-    match tokio::time::timeout(state.config.transport.request_timeout, handling).await {
+    match tokio::time::timeout(state.config.transport.request_timeout, handling(trace_id).instrument(span)).await {
         Ok(response) => response,
         Err(_) => {
             super::metrics::REQUESTS_TIMED_OUT.fetch_add(1, Ordering::Relaxed);
@@ -63,7 +66,10 @@ pub async fn get(
         return error_response(&headers, StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is turned off (GRAPHIQL=false)");
     }
     match request {
-        Ok(request) => bounded(&state, &headers, execute(&state, &headers, request.into_inner(), Via::Get)).await,
+        Ok(request) => {
+            let request = request.into_inner();
+            bounded(&state, &headers, |trace| execute(&state, &headers, request, Via::Get, trace)).await
+        }
         Err(_) => error_response(
             &headers,
             StatusCode::BAD_REQUEST,
@@ -75,10 +81,10 @@ pub async fn get(
 
 /// A POST: a JSON body of one GraphQL request, at most MAX_BODY_BYTES.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
-    bounded(&state, &headers, post_body(&state, &headers, body)).await
+    bounded(&state, &headers, |trace| post_body(&state, &headers, body, trace)).await
 }
 
-async fn post_body(state: &AppState, headers: &HeaderMap, body: axum::body::Body) -> Response {
+async fn post_body(state: &AppState, headers: &HeaderMap, body: axum::body::Body, trace: TraceId) -> Response {
     // JSON only: a form or text/plain POST is what a page on another site can send without a
     // CORS preflight (CSRF); it runs nothing
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -109,7 +115,7 @@ async fn post_body(state: &AppState, headers: &HeaderMap, body: axum::body::Body
         );
     }
     match serde_json::from_slice::<async_graphql::Request>(&bytes) {
-        Ok(request) => execute(state, headers, request, Via::Post).await,
+        Ok(request) => execute(state, headers, request, Via::Post, trace).await,
         Err(_) => error_response(
             headers,
             StatusCode::BAD_REQUEST,
@@ -147,7 +153,34 @@ enum Via {
     Post,
 }
 
-async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graphql::Request, via: Via) -> Response {
+/// The trace a request belongs to: the caller's (W3C `traceparent`) or a new one. Errors a
+/// client cannot act on carry it (`extensions.traceId`), and so does every log line of the
+/// request, so one can be found from the other.
+#[derive(Clone)]
+pub(crate) struct TraceId(pub String);
+
+impl TraceId {
+    fn of(headers: &HeaderMap) -> TraceId {
+        let given = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(|v| {
+            let mut parts = v.split('-');
+            let (version, trace) = (parts.next()?, parts.next()?);
+            let valid = version.len() == 2
+                && trace.len() == 32
+                && trace.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && trace.bytes().any(|b| b != b'0');
+            valid.then(|| trace.to_owned())
+        });
+        TraceId(given.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>())))
+    }
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut request: async_graphql::Request,
+    via: Via,
+    trace: TraceId,
+) -> Response {
     // a gateway asking for a federated trace: timed from here, on the traced schema
     let recorder = match &state.traced_schema {
         Some(traced) if headers.get(ftv1::HEADER).is_some_and(|v| v == ftv1::HEADER_VALUE) => {
@@ -246,7 +279,7 @@ async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graph
         // statements of a transaction would hand the pooled connection back mid-transaction.
         // (Its idempotency key lets the client ask again for the answer it missed.)
         let schema = schema.clone();
-        match tokio::spawn(async move { schema.execute(request).await }).await {
+        match tokio::spawn(tracing::Instrument::in_current_span(async move { schema.execute(request).await })).await {
             Ok(response) => response,
             Err(e) => {
                 tracing::error!(error = %e, "a mutation's task failed");
@@ -278,6 +311,11 @@ async fn execute(state: &AppState, headers: &HeaderMap, mut request: async_graph
                 (false, false) => "INTERNAL_SERVER_ERROR",
             };
             extensions.set("code", code);
+        }
+        let server_side = matches!(extensions.get("code"),
+            Some(async_graphql::Value::String(c)) if c == "INTERNAL_SERVER_ERROR" || c == "SERVICE_UNAVAILABLE");
+        if server_side {
+            extensions.set("traceId", trace.0.as_str());
         }
     }
     if response.errors.iter().any(|e| !e.path.is_empty()) {

@@ -27,10 +27,16 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(pg: PgStore, read_models: Arc<ReadModels>, delay: Duration) -> Self {
         Self {
-            pg: DataLoader::new(PgReader(pg), tokio::spawn).delay(delay).max_batch_size(1000),
-            read_models: DataLoader::new(ReadModelReader(read_models), tokio::spawn).delay(delay).max_batch_size(1000),
+            pg: DataLoader::new(PgReader(pg), spawn).delay(delay).max_batch_size(1000),
+            read_models: DataLoader::new(ReadModelReader(read_models), spawn).delay(delay).max_batch_size(1000),
         }
     }
+}
+
+/// Runs a batch in the span of the request that started it, so what the batch logs carries
+/// that request's trace id.
+fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(batch: F) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(tracing::Instrument::in_current_span(batch))
 }
 
 /// The read-model loader (MongoDB, falling back to PostgreSQL).

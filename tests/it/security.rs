@@ -423,3 +423,54 @@ async fn memory_stays_bounded_under_the_attack_suite() {
     );
     assert!(peak < 256 * 1024, "peak RSS {} MB", peak / 1024);
 }
+
+#[tokio::test]
+async fn an_internal_error_tells_the_client_nothing_and_is_logged_once_with_its_trace_id() {
+    let db = TestDb::migrated().await;
+    let log = std::env::temp_dir().join(format!("learngraph-{}.log", db.name));
+    let service = crate::support::ServiceProcess::start_logging(&db, &[("LOG_FORMAT", "json")], Some(&log)).await;
+    // a schema the service does not expect: its query fails in PostgreSQL
+    crate::support::sql_exec(&db.direct_url, "ALTER TABLE categories RENAME COLUMN name TO name_gone").await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(&service.url)
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&json!({ "query": "{ categories { name } }" }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{body}");
+    assert_eq!(error["extensions"]["traceId"], trace, "{body}");
+    let text = body.to_string();
+    for leak in ["name_gone", "does not exist", "SELECT", "sqlx", "DbErr", "categories."] {
+        assert!(!text.contains(leak), "{leak} leaked: {text}");
+    }
+    // without a traceparent the service makes one up
+    let body: Value = client
+        .post(&service.url)
+        .json(&json!({ "query": "{ categories { name } }" }))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let made = body["errors"][0]["extensions"]["traceId"].as_str().unwrap_or("").to_owned();
+    assert!(made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()) && made != trace, "{body}");
+
+    // the log: one error line per failure, carrying its trace id and the driver's detail
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logged = std::fs::read_to_string(&log).expect("log");
+    let _ = std::fs::remove_file(&log);
+    for id in [trace, made.as_str()] {
+        let lines: Vec<&str> = logged.lines().filter(|l| l.contains(id) && l.contains("\"level\":\"ERROR\"")).collect();
+        assert_eq!(lines.len(), 1, "error lines for {id}:\n{logged}");
+        assert!(lines[0].contains("name"), "the detail is in the log: {}", lines[0]);
+    }
+    drop(service);
+}

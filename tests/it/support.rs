@@ -347,6 +347,11 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     pub async fn start(db: &TestDb, env: &[(&str, &str)]) -> ServiceProcess {
+        Self::start_logging(db, env, None).await
+    }
+
+    /// As `start`, with the service's log (stderr) written to `log`.
+    pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> ServiceProcess {
         let port = free_port();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_learngraph"));
         command
@@ -363,9 +368,13 @@ impl ServiceProcess {
         for (k, v) in env {
             command.env(k, v);
         }
+        let stderr = match log {
+            Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("log file")),
+            None => std::process::Stdio::null(),
+        };
         let process = command
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("the service starts");
