@@ -302,7 +302,8 @@ async fn execute(
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
             // async-graphql's own errors for argument values the client sent carry no code
-            let bad_argument = ["Failed to parse", "Invalid value for argument", "Expected input type"]
+            // ("Variable x is not defined": a required variable left out is found while resolving)
+            let bad_argument = ["Failed to parse", "Invalid value for argument", "Expected input type", "Variable "]
                 .iter()
                 .any(|p| error.message.starts_with(p));
             let code = match (request_error, bad_argument) {

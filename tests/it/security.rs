@@ -474,3 +474,29 @@ async fn an_internal_error_tells_the_client_nothing_and_is_logged_once_with_its_
     }
     drop(service);
 }
+
+#[tokio::test]
+async fn requests_that_cannot_run_say_why_with_a_code() {
+    let db = TestDb::migrated().await;
+    let app = TestApp::spawn(&db).await;
+    let two = "query A { categories { name } } query B { categories { id } }";
+    let cases = [
+        (json!({ "query": two, "operationName": "C" }), "GRAPHQL_VALIDATION_FAILED"),
+        (json!({ "query": two }), "GRAPHQL_VALIDATION_FAILED"),
+        (
+            json!({ "query": "query($n: Int!) { courses(first: $n) { totalCount } }", "variables": { "n": "ten" } }),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        // a required variable left out: async-graphql finds it while resolving
+        (json!({ "query": "query($n: Int!) { courses(first: $n) { totalCount } }" }), "BAD_USER_INPUT"),
+        (json!({ "query": "{ courses(first: 5) { totalCount } }", "variables": [1, 2] }), "BAD_REQUEST"),
+        (json!({ "query": "{ courses(first: -1) { totalCount } }" }), "BAD_USER_INPUT"),
+        (json!({ "query": "{ courses(after: \"AAAA\") { totalCount } }" }), "BAD_USER_INPUT"),
+    ];
+    for (request, code) in cases {
+        let (status, body) = raw(&app, "application/json", request.to_string()).await;
+        assert!(status == 200 || status == 400, "{request}: {status}");
+        assert_eq!(error_codes(&body), [code], "{request}: {body}");
+    }
+    app.stop().await;
+}
