@@ -265,6 +265,7 @@ async fn execute(
         out.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return out;
     }
+    let started = std::time::Instant::now();
     // kept for null propagation, should the answer carry field errors
     let (query_text, operation_name) = (request.query.clone(), request.operation_name.clone());
     let schema = match &recorder {
@@ -328,6 +329,12 @@ async fn execute(
     if let (Some((recorder, _)), false) = (&recorder, request_error) {
         let trace = recorder.finish(&response.errors, state.config.ftv1.errors);
         response.extensions.insert("ftv1".to_owned(), async_graphql::Value::String(trace));
+    }
+    super::metrics::request(mutation, response.errors.is_empty(), started.elapsed());
+    for error in &response.errors {
+        if let Some(async_graphql::Value::String(code)) = error.extensions.as_ref().and_then(|e| e.get("code")) {
+            super::metrics::error(code);
+        }
     }
     let media = negotiate(headers);
     let body = if request_error {
@@ -401,6 +408,7 @@ fn media_with_charset(media: &str) -> &'static str {
 
 /// A GraphQL-shaped error for requests that never reached execution.
 fn error_response(headers: &HeaderMap, status: StatusCode, code: &str, message: &str) -> Response {
+    super::metrics::error(code);
     let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     let mut out = (status, body.to_string()).into_response();
     out.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media_with_charset(negotiate(headers))));

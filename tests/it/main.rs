@@ -17,6 +17,7 @@ mod federation;
 mod fields;
 mod http_audit;
 mod learner;
+mod metrics;
 mod migrations;
 mod persisted;
 mod pooler;
