@@ -212,37 +212,16 @@ async fn execute(
         let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
         return error_response(headers, status, refusal.code, &refusal.message);
     }
-    // Limits: the text before parsing, the expanded document before validation
-    let limits = &state.config.limits;
-    if let Err(over) = super::limits::check_text(&request.query, limits) {
-        return error_response(headers, StatusCode::BAD_REQUEST, over.code, &over.message);
-    }
-    // Parsed once here; execution reuses the parsed document.
-    let variables = std::mem::take(&mut request.variables);
-    let router = router_allowed(state, headers);
-    let checked = request.parsed_query().map(|document| {
-        super::limits::check_document(document, &variables, limits)?;
-        if !state.config.introspection && super::limits::selects_root_field(document, &["__schema", "__type"]) {
-            return Err(super::limits::OverLimit {
-                code: "GRAPHQL_VALIDATION_FAILED",
-                message: "introspection is turned off on this server (`__schema`, `__type`)".into(),
-            });
-        }
-        if !router && super::limits::selects_root_field(document, &["_service", "_entities"]) {
-            return Err(super::limits::OverLimit {
-                code: "FORBIDDEN",
-                message: "`_service` and `_entities` are for the gateway (Router-Authorization)".into(),
-            });
-        }
-        Ok(())
-    });
-    request.variables = variables;
-    match checked {
-        Err(e) => {
+    // Limits, parsing and what this caller may select, before validation and any store work
+    let surface =
+        super::limits::Surface { introspection: state.config.introspection, subgraph: router_allowed(state, headers) };
+    match super::limits::admit(&mut request, &state.config.limits, surface) {
+        Ok(()) => {}
+        Err(super::limits::Refused::Parse(message)) => {
             let status = if negotiate(headers) == GRAPHQL_RESPONSE { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-            return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &e.message);
+            return error_response(headers, status, "GRAPHQL_PARSE_FAILED", &message);
         }
-        Ok(Err(over)) => {
+        Err(super::limits::Refused::Over(over)) => {
             let status = match over.code {
                 "FORBIDDEN" => StatusCode::FORBIDDEN,
                 // a validation error: as any other (GraphQL over HTTP)
@@ -251,7 +230,6 @@ async fn execute(
             };
             return error_response(headers, status, over.code, &over.message);
         }
-        Ok(Ok(())) => {}
     }
     let mutation = is_mutation(&mut request);
     if mutation && via == Via::Get {
@@ -266,8 +244,9 @@ async fn execute(
         return out;
     }
     let started = std::time::Instant::now();
-    // kept for null propagation, should the answer carry field errors
-    let (query_text, operation_name) = (request.query.clone(), request.operation_name.clone());
+    // kept for null propagation, should the answer carry field errors (execution runs the
+    // parsed document: the text is not read again)
+    let (query_text, operation_name) = (std::mem::take(&mut request.query), request.operation_name.clone());
     let schema = match &recorder {
         Some((recorder, traced)) => {
             request = request.data(recorder.clone());

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use async_graphql::{
-    parser::types::{ExecutableDocument, Selection, SelectionSet},
+    parser::types::{ExecutableDocument, Field, Selection, SelectionSet},
     Variables,
 };
 
@@ -210,91 +210,57 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// What a document measures (for the README's table and the tests): selections, depth,
-/// complexity, aliases, root fields.
-pub fn measure(document: &ExecutableDocument, variables: &Variables) -> [u64; 5] {
-    let mut walk = Walk {
-        document,
-        variables,
-        directives: usize::MAX,
-        memo: HashMap::new(),
-        open: Vec::new(),
-        too_many_directives: false,
-    };
+/// The whole document expanded: every operation and every fragment (validation visits them
+/// all, not only the operation that runs), and whether a field carries more than
+/// `directives` directives.
+fn expand(document: &ExecutableDocument, variables: &Variables, directives: usize) -> (Measure, bool) {
+    let mut walk =
+        Walk { document, variables, directives, memo: HashMap::new(), open: Vec::new(), too_many_directives: false };
     let mut total = Measure::default();
     for (_, operation) in document.operations.iter() {
         let m = walk.set(&operation.node.selection_set.node);
-        total.selections += m.selections;
+        total.selections = total.selections.saturating_add(m.selections);
         total.depth = total.depth.max(m.depth);
         total.complexity = total.complexity.max(m.complexity);
-        total.aliases += m.aliases;
+        total.aliases = total.aliases.saturating_add(m.aliases);
         total.fields = total.fields.max(m.fields);
     }
-    [total.selections, total.depth, total.complexity, total.aliases, total.fields]
+    for name in document.fragments.keys() {
+        total.depth = total.depth.max(walk.fragment(name.as_str()).depth);
+    }
+    (total, walk.too_many_directives)
 }
 
-/// The parsed document's expansion against the limits: every operation and fragment of it
-/// (validation visits them all, not only the one that runs).
+/// What a document measures (for the README's table and the tests): selections, depth,
+/// complexity, aliases, root fields.
+pub fn measure(document: &ExecutableDocument, variables: &Variables) -> [u64; 5] {
+    let (m, _) = expand(document, variables, usize::MAX);
+    [m.selections, m.depth, m.complexity, m.aliases, m.fields]
+}
+
+/// The parsed document's expansion against the limits, in this order.
 pub fn check_document(
     document: &ExecutableDocument,
     variables: &Variables,
     limits: &LimitsConfig,
 ) -> Result<(), OverLimit> {
-    let mut walk = Walk {
-        document,
-        variables,
-        directives: limits.directives_per_field,
-        memo: HashMap::new(),
-        open: Vec::new(),
-        too_many_directives: false,
-    };
-    let mut total = Measure::default();
-    for (_, operation) in document.operations.iter() {
-        let m = walk.set(&operation.node.selection_set.node);
-        total.fields = total.fields.max(m.fields);
-        total.selections = total.selections.saturating_add(m.selections);
-        total.depth = total.depth.max(m.depth);
-        total.complexity = total.complexity.max(m.complexity);
-        total.aliases = total.aliases.saturating_add(m.aliases);
-    }
-    for name in document.fragments.keys() {
-        let m = walk.fragment(name.as_str());
-        total.depth = total.depth.max(m.depth);
-    }
-    if total.selections > limits.selections {
-        return Err(OverLimit::new(
-            "TOO_MANY_SELECTIONS",
-            format!("the document expands to more than {} selections", limits.selections),
-        ));
-    }
-    if total.depth > limits.depth {
-        return Err(OverLimit::new(
-            "QUERY_TOO_DEEP",
-            format!("the document nests fields {} deep; the limit is {}", total.depth, limits.depth),
-        ));
-    }
-    if total.complexity > limits.complexity {
-        return Err(OverLimit::new(
+    let (m, too_many_directives) = expand(document, variables, limits.directives_per_field);
+    let checks: [(&'static str, u64, u64, &str); 5] = [
+        ("TOO_MANY_SELECTIONS", m.selections, limits.selections, "selections the document expands to"),
+        ("QUERY_TOO_DEEP", m.depth, limits.depth, "field depth"),
+        (
             "QUERY_TOO_COMPLEX",
-            format!(
-                "the operation's complexity is {} (a paged field counts its selection once per item); the limit is {}",
-                total.complexity, limits.complexity
-            ),
-        ));
+            m.complexity,
+            limits.complexity,
+            "complexity (a paged field counts its selection once per item)",
+        ),
+        ("TOO_MANY_ALIASES", m.aliases, limits.aliases, "aliases"),
+        ("TOO_MANY_ROOT_FIELDS", m.fields, limits.root_fields, "root fields of an operation"),
+    ];
+    if let Some((code, value, limit, what)) = checks.into_iter().find(|(_, value, limit, _)| value > limit) {
+        return Err(OverLimit::new(code, format!("{what}: {value}; the limit is {limit}")));
     }
-    if total.aliases > limits.aliases {
-        return Err(OverLimit::new(
-            "TOO_MANY_ALIASES",
-            format!("the document uses {} aliases; the limit is {}", total.aliases, limits.aliases),
-        ));
-    }
-    if total.fields > limits.root_fields {
-        return Err(OverLimit::new(
-            "TOO_MANY_ROOT_FIELDS",
-            format!("an operation selects {} root fields; the limit is {}", total.fields, limits.root_fields),
-        ));
-    }
-    if walk.too_many_directives {
+    if too_many_directives {
         return Err(OverLimit::new(
             "TOO_MANY_DIRECTIVES",
             format!("a field carries more than {} directives", limits.directives_per_field),
@@ -303,30 +269,93 @@ pub fn check_document(
     Ok(())
 }
 
-/// Whether any operation of the document selects one of `names` at its root (through
-/// fragments and inline fragments).
-pub fn selects_root_field(document: &ExecutableDocument, names: &[&str]) -> bool {
+/// Calls `visit` with each field of `set` and the type it is selected on (`on`, or the type
+/// condition of the fragment it sits in), through inline fragments and fragment spreads, until
+/// `visit` returns true. Fragment cycles (invalid, reported by validation) end at 64 levels.
+pub(crate) fn any_field<'a>(
+    document: &'a ExecutableDocument,
+    set: &'a SelectionSet,
+    on: &str,
+    visit: &mut dyn FnMut(&'a Field, &str) -> bool,
+) -> bool {
     fn walk<'a>(
         document: &'a ExecutableDocument,
         set: &'a SelectionSet,
-        names: &[&str],
-        seen: &mut Vec<&'a str>,
+        on: &str,
+        depth: usize,
+        visit: &mut dyn FnMut(&'a Field, &str) -> bool,
     ) -> bool {
-        set.items.iter().any(|item| match &item.node {
-            Selection::Field(field) => names.contains(&field.node.name.node.as_str()),
-            Selection::InlineFragment(inline) => walk(document, &inline.node.selection_set.node, names, seen),
-            Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.as_str();
-                if seen.contains(&name) {
-                    return false;
+        depth <= 64
+            && set.items.iter().any(|item| match &item.node {
+                Selection::Field(field) => visit(&field.node, on),
+                Selection::InlineFragment(inline) => {
+                    let on = inline.node.type_condition.as_ref().map_or(on, |c| c.node.on.node.as_str());
+                    walk(document, &inline.node.selection_set.node, on, depth + 1, visit)
                 }
-                seen.push(name);
-                document.fragments.get(name).is_some_and(|f| walk(document, &f.node.selection_set.node, names, seen))
-            }
-        })
+                Selection::FragmentSpread(spread) => {
+                    document.fragments.get(&spread.node.fragment_name.node).is_some_and(|f| {
+                        let on = f.node.type_condition.node.on.node.as_str();
+                        walk(document, &f.node.selection_set.node, on, depth + 1, visit)
+                    })
+                }
+            })
     }
-    let mut seen = Vec::new();
-    document.operations.iter().any(|(_, op)| walk(document, &op.node.selection_set.node, names, &mut seen))
+    walk(document, set, on, 0, visit)
+}
+
+/// Whether any operation of the document selects one of `names` at its root (through
+/// fragments and inline fragments).
+pub fn selects_root_field(document: &ExecutableDocument, names: &[&str]) -> bool {
+    document.operations.iter().any(|(_, op)| {
+        any_field(document, &op.node.selection_set.node, "", &mut |field, _| names.contains(&field.name.node.as_str()))
+    })
+}
+
+/// What the schema shows this caller, beyond the limits.
+#[derive(Clone, Copy)]
+pub struct Surface {
+    /// `__schema` and `__type` answer.
+    pub introspection: bool,
+    /// `_service` and `_entities` answer (the gateway, or no ROUTER_SECRET set).
+    pub subgraph: bool,
+}
+
+/// Why a request does not run.
+pub enum Refused {
+    /// The document does not parse (`GRAPHQL_PARSE_FAILED`).
+    Parse(String),
+    /// Over a limit, or outside the caller's surface.
+    Over(OverLimit),
+}
+
+/// The checks before execution, in order: the text, parsing (once: execution reuses the
+/// parsed document), the expansion limits, then what the caller may select. The handler and
+/// the fuzz target both run requests through here.
+pub fn admit(request: &mut async_graphql::Request, limits: &LimitsConfig, surface: Surface) -> Result<(), Refused> {
+    check_text(&request.query, limits).map_err(Refused::Over)?;
+    let variables = std::mem::take(&mut request.variables);
+    let checked = match request.parsed_query() {
+        Err(e) => Err(Refused::Parse(e.message)),
+        Ok(document) => check_document(document, &variables, limits)
+            .and_then(|()| {
+                if !surface.introspection && selects_root_field(document, &["__schema", "__type"]) {
+                    return Err(OverLimit::new(
+                        "GRAPHQL_VALIDATION_FAILED",
+                        "introspection is turned off on this server (`__schema`, `__type`)".into(),
+                    ));
+                }
+                if !surface.subgraph && selects_root_field(document, &["_service", "_entities"]) {
+                    return Err(OverLimit::new(
+                        "FORBIDDEN",
+                        "`_service` and `_entities` are for the gateway (Router-Authorization)".into(),
+                    ));
+                }
+                Ok(())
+            })
+            .map_err(Refused::Over),
+    };
+    request.variables = variables;
+    checked
 }
 
 #[cfg(test)]

@@ -27,7 +27,8 @@ pub static REQUESTS_TIMED_OUT: AtomicU64 = AtomicU64::new(0);
 /// Latency buckets (seconds) of `learngraph_graphql_request_duration_seconds`.
 const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// Requests and latency for one operation type and outcome.
+/// Requests and latency for one operation type and outcome. `buckets[i]` counts requests in
+/// bucket i alone (one increment per request); the scrape adds them up.
 struct Series {
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
@@ -56,10 +57,8 @@ static ERRORS: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
 pub fn request(mutation: bool, ok: bool, took: Duration) {
     let series = &SERIES[usize::from(mutation) * 2 + usize::from(!ok)];
     let seconds = took.as_secs_f64();
-    for (i, le) in BUCKETS.iter().enumerate() {
-        if seconds <= *le {
-            series.buckets[i].fetch_add(1, Ordering::Relaxed);
-        }
+    if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
+        series.buckets[i].fetch_add(1, Ordering::Relaxed);
     }
     series.count.fetch_add(1, Ordering::Relaxed);
     series.sum_micros.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
@@ -164,8 +163,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     );
     for (series, (ty, outcome)) in SERIES.iter().zip(SERIES_LABELS) {
         let labels = format!("operation_type=\"{ty}\",outcome=\"{outcome}\"");
+        let mut n = 0;
         for (i, le) in BUCKETS.iter().enumerate() {
-            let n = series.buckets[i].load(Ordering::Relaxed);
+            n += series.buckets[i].load(Ordering::Relaxed);
             let _ = writeln!(out, "learngraph_graphql_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
         }
         let count = series.count.load(Ordering::Relaxed);

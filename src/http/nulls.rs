@@ -11,7 +11,7 @@ use std::{collections::HashMap, sync::OnceLock};
 
 use async_graphql::{
     parser::types::{
-        BaseType, DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet, Type, TypeKind,
+        BaseType, DocumentOperations, ExecutableDocument, OperationType, SelectionSet, Type, TypeKind,
         TypeSystemDefinition,
     },
     PathSegment, ServerError, Value,
@@ -99,7 +99,7 @@ fn nullability(
             PathSegment::Field(key) => {
                 let mut found: Vec<(&async_graphql::parser::types::Field, String)> = Vec::new();
                 for set in &sets {
-                    collect(document, set, key, &parent, &mut found, 0);
+                    collect(document, set, key, &parent, &mut found);
                 }
                 let (field, on) = found.first()?;
                 let ty = types.fields.get(on)?.get(field.name.node.as_str())?.clone();
@@ -125,31 +125,14 @@ fn collect<'a>(
     key: &str,
     on: &str,
     found: &mut Vec<(&'a async_graphql::parser::types::Field, String)>,
-    depth: usize,
 ) {
-    if depth > 64 {
-        return;
-    }
-    for item in &set.items {
-        match &item.node {
-            Selection::Field(field) => {
-                let response_key = field.node.alias.as_ref().map_or(field.node.name.node.as_str(), |a| a.node.as_str());
-                if response_key == key {
-                    found.push((&field.node, on.to_owned()));
-                }
-            }
-            Selection::InlineFragment(inline) => {
-                let on = inline.node.type_condition.as_ref().map_or(on, |c| c.node.on.node.as_str());
-                collect(document, &inline.node.selection_set.node, key, on, found, depth + 1);
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
-                    let on = fragment.node.type_condition.node.on.node.as_str();
-                    collect(document, &fragment.node.selection_set.node, key, on, found, depth + 1);
-                }
-            }
+    crate::http::limits::any_field(document, set, on, &mut |field, on| {
+        let response_key = field.alias.as_ref().map_or(field.name.node.as_str(), |a| a.node.as_str());
+        if response_key == key {
+            found.push((field, on.to_owned()));
         }
-    }
+        false
+    });
 }
 
 fn named(ty: &Type) -> &str {
