@@ -187,7 +187,7 @@ async fn traced(app: &TestApp, ask_for_trace: bool) -> Value {
     if ask_for_trace {
         request = request.header("apollo-federation-include-trace", "ftv1");
     }
-    request.send().await.expect("send").json().await.expect("json")
+    crate::support::send_json(request).await
 }
 
 /// The trace as Apollo's protobuf package decodes it (node, as a router would).
@@ -342,7 +342,7 @@ impl Gateway {
         if let Some(bearer) = bearer {
             request = request.bearer_auth(bearer);
         }
-        request.send().await.expect("send").json().await.expect("json")
+        crate::support::send_json(request).await
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{error_codes, token, ServiceProcess, TestApp, TestDb};
+use crate::support::{error_codes, send_json, token, ServiceProcess, TestApp, TestDb};
 
 const QUERY: &str = "query Catalog { courses(first: 2) { nodes { title } } }";
 
@@ -16,7 +16,7 @@ async fn send(app: &TestApp, bearer: Option<&str>, body: Value) -> Value {
     if let Some(bearer) = bearer {
         request = request.bearer_auth(bearer);
     }
-    request.send().await.expect("send").json().await.expect("json")
+    send_json(request).await
 }
 
 fn by_hash(hash: &str) -> Value {
@@ -24,7 +24,7 @@ fn by_hash(hash: &str) -> Value {
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: Value) -> Value {
-    client.post(url).json(&body).send().await.expect("send").json().await.expect("json")
+    send_json(client.post(url).json(&body)).await
 }
 
 #[tokio::test]
@@ -52,15 +52,7 @@ async fn automatic_persisted_queries_are_shared_by_replicas() {
     let hit = post(&client, &second.url, by_hash(&hash)).await;
     assert_eq!(hit["data"]["courses"]["nodes"], titles, "{hit}");
     let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } }).to_string();
-    let got: Value = client
-        .get(&second.url)
-        .query(&[("extensions", extensions.as_str())])
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let got = send_json(client.get(&second.url).query(&[("extensions", extensions.as_str())])).await;
     assert_eq!(got["data"]["courses"]["nodes"], titles, "{got}");
 
     // a hash that is not the query's, a malformed extension, an unknown version

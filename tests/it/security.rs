@@ -433,16 +433,9 @@ async fn an_internal_error_tells_the_client_nothing_and_is_logged_once_with_its_
     crate::support::sql_exec(&db.direct_url, "ALTER TABLE categories RENAME COLUMN name TO name_gone").await;
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let client = reqwest::Client::new();
-    let body: Value = client
-        .post(&service.url)
-        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
-        .json(&json!({ "query": "{ categories { name } }" }))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let failing = json!({ "query": "{ categories { name } }" });
+    let traced = client.post(&service.url).header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"));
+    let body = crate::support::send_json(traced.json(&failing)).await;
     let error = &body["errors"][0];
     assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{body}");
     assert_eq!(error["extensions"]["traceId"], trace, "{body}");
@@ -451,15 +444,7 @@ async fn an_internal_error_tells_the_client_nothing_and_is_logged_once_with_its_
         assert!(!text.contains(leak), "{leak} leaked: {text}");
     }
     // without a traceparent the service makes one up
-    let body: Value = client
-        .post(&service.url)
-        .json(&json!({ "query": "{ categories { name } }" }))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let body = crate::support::send_json(client.post(&service.url).json(&failing)).await;
     let made = body["errors"][0]["extensions"]["traceId"].as_str().unwrap_or("").to_owned();
     assert!(made.len() == 32 && made.bytes().all(|b| b.is_ascii_hexdigit()) && made != trace, "{body}");
 

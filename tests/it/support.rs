@@ -323,6 +323,11 @@ impl TestApp {
     }
 }
 
+/// Sends a request and returns its JSON body, whatever the status.
+pub async fn send_json(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.expect("send").json().await.expect("json")
+}
+
 /// POSTs a GraphQL request as `bearer` (None: anonymous) and returns the JSON body, whatever
 /// the status.
 pub async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Value) -> Value {
@@ -330,7 +335,7 @@ pub async fn ask(app: &TestApp, bearer: Option<&str>, query: &str, variables: Va
     if let Some(bearer) = bearer {
         request = request.bearer_auth(bearer);
     }
-    request.send().await.expect("send").json().await.expect("json")
+    send_json(request).await
 }
 
 /// The first column of the first row of `sql`, as text (a test's setup value).
