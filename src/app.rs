@@ -37,6 +37,8 @@ pub struct AppState {
     pub persisted: Arc<crate::http::persisted::PersistedDocuments>,
     /// GraphQL requests in progress (MAX_CONCURRENT_REQUESTS permits).
     pub in_flight: Arc<tokio::sync::Semaphore>,
+    /// What this replica's projector has done (None when PROJECTOR_ENABLED=false).
+    pub projector: Option<Arc<crate::projection::projector::ProjectorStats>>,
 }
 
 /// The service, bound to its port and ready to serve.
@@ -84,6 +86,7 @@ impl App {
             introspection: config.introspection,
             suggestions: config.field_suggestions,
             nesting: config.limits.nesting,
+            resolver_spans: config.telemetry.resolver_spans,
         };
         let schema = graphql::build(pg.clone(), loaders.clone(), options);
         let traced_schema = config.ftv1.enabled.then(|| graphql::build_traced(pg.clone(), loaders, options));
@@ -108,6 +111,7 @@ impl App {
             auth,
             persisted,
             in_flight,
+            projector: projector.as_ref().map(|p| p.stats.clone()),
         };
         Ok(App { state, listener, projector })
     }

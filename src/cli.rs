@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
     app::{shutdown_signal, App},
-    config::{Config, LogFormat},
+    config::Config,
     migrate, seed,
 };
 
@@ -107,7 +107,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format, &config.log_filter);
+    let telemetry = crate::telemetry::init(config.log_format, &config.log_filter, &config.telemetry);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -116,6 +116,8 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(run(cli.command, config));
+    drop(runtime);
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -214,17 +216,4 @@ async fn project(action: ProjectAction, config: Config) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-fn init_tracing(format: LogFormat, filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
-        eprintln!("learngraph: RUST_LOG is not a valid filter ({e}); using `info`");
-        EnvFilter::new("info")
-    });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
 }

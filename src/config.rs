@@ -30,6 +30,32 @@ pub struct Config {
     pub ftv1: Ftv1Config,
     pub limits: LimitsConfig,
     pub transport: TransportConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// OpenTelemetry trace export (OTLP over HTTP). Off when no endpoint is set; the request's
+/// trace id is in the logs either way.
+#[derive(Clone, Debug)]
+pub struct TelemetryConfig {
+    /// Where spans are sent: the full traces URL (`.../v1/traces`).
+    pub traces_endpoint: Option<String>,
+    pub protocol: OtlpProtocol,
+    /// Fraction of new traces kept (a caller's sampled flag is followed).
+    pub sample_ratio: f64,
+    pub service_name: String,
+    /// A span per resolved field (many spans; for investigating one operation).
+    pub resolver_spans: bool,
+    /// How long finished spans wait to be sent in a batch.
+    pub batch_delay: Duration,
+    /// Deadline of one export request.
+    pub export_timeout: Duration,
+}
+
+/// OTLP's HTTP encodings (gRPC is not built in: point it at a collector's HTTP port, 4318).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtlpProtocol {
+    HttpProtobuf,
+    HttpJson,
 }
 
 /// How connections and requests are bounded.
@@ -408,6 +434,7 @@ impl Config {
                     n => n,
                 },
             },
+            telemetry: telemetry(&env)?,
             ftv1: Ftv1Config {
                 enabled: env.parse_with("FTV1_ENABLED", true, parse_bool)?,
                 errors: env.parse_with("FTV1_ERRORS", crate::graphql::ftv1::ErrorDetail::Masked, |v| match v {
@@ -533,6 +560,43 @@ fn persisted(env: &Env) -> Result<PersistedConfig, ConfigError> {
         }),
         trusted,
         manifest,
+    })
+}
+
+fn telemetry(env: &Env) -> Result<TelemetryConfig, ConfigError> {
+    let base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT").filter(|v| !v.is_empty());
+    let traces = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").filter(|v| !v.is_empty());
+    // the base endpoint gets the signal's path; the per-signal one is used as it is (the OTLP spec)
+    let traces_endpoint = match (traces, base) {
+        (Some(url), _) => Some((url, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")),
+        (None, Some(base)) => {
+            Some((format!("{}/v1/traces", base.trim_end_matches('/')), "OTEL_EXPORTER_OTLP_ENDPOINT"))
+        }
+        (None, None) => None,
+    };
+    if let Some((url, var)) = &traces_endpoint {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::new(var, "expected an http:// or https:// URL"));
+        }
+    }
+    let protocol = env.parse_with("OTEL_EXPORTER_OTLP_PROTOCOL", OtlpProtocol::HttpProtobuf, |v| match v {
+        "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+        "http/json" => Ok(OtlpProtocol::HttpJson),
+        "grpc" => Err("gRPC is not built in: use http/protobuf (a collector's port 4318)".into()),
+        _ => Err("expected `http/protobuf` or `http/json`".into()),
+    })?;
+    let sample_ratio = env.parse("OTEL_TRACES_SAMPLER_ARG", 1.0f64)?;
+    if !(0.0..=1.0).contains(&sample_ratio) {
+        return Err(ConfigError::new("OTEL_TRACES_SAMPLER_ARG", "expected a ratio between 0 and 1"));
+    }
+    Ok(TelemetryConfig {
+        traces_endpoint: traces_endpoint.map(|(url, _)| url),
+        protocol,
+        sample_ratio,
+        service_name: env.get("OTEL_SERVICE_NAME").filter(|v| !v.is_empty()).unwrap_or_else(|| "learngraph".into()),
+        resolver_spans: env.parse_with("OTEL_RESOLVER_SPANS", false, parse_bool)?,
+        batch_delay: env.millis("OTEL_BSP_SCHEDULE_DELAY", 5_000)?,
+        export_timeout: env.millis("OTEL_EXPORTER_OTLP_TIMEOUT", 10_000)?,
     })
 }
 

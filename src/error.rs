@@ -22,6 +22,14 @@ impl Store {
             Store::Mongo => "mongo",
         }
     }
+
+    /// The OpenTelemetry `db.system.name` of the store.
+    pub fn system(self) -> &'static str {
+        match self {
+            Store::Postgres => "postgresql",
+            Store::Mongo => "mongodb",
+        }
+    }
 }
 
 /// A failed store call. `detail` is for logs only.
@@ -58,6 +66,10 @@ impl From<sea_orm::DbErr> for StoreError {
     fn from(err: sea_orm::DbErr) -> Self {
         use sea_orm::{DbErr, RuntimeErr, SqlErr};
         let kind = match &err {
+            DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout) => {
+                crate::store::pg::ACQUIRE_TIMEOUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                StoreErrorKind::Unavailable
+            }
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreErrorKind::Unavailable,
             DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => classify(e),
             _ if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => StoreErrorKind::Conflict,
@@ -77,9 +89,11 @@ impl From<sea_orm::sqlx::Error> for StoreError {
 fn classify(err: &sea_orm::sqlx::Error) -> StoreErrorKind {
     use sea_orm::sqlx::Error;
     match err {
-        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => {
+        Error::PoolTimedOut => {
+            crate::store::pg::ACQUIRE_TIMEOUTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             StoreErrorKind::Unavailable
         }
+        Error::Io(_) | Error::Tls(_) | Error::PoolClosed | Error::WorkerCrashed => StoreErrorKind::Unavailable,
         Error::Database(db) => match db.code().as_deref() {
             // query_canceled: the server's statement_timeout fired
             Some("57014") => StoreErrorKind::Timeout,

@@ -14,3 +14,4 @@ pub mod migrate;
 pub mod projection;
 pub mod seed;
 pub mod store;
+pub mod telemetry;

@@ -75,6 +75,8 @@ pub struct SchemaOptions {
     pub suggestions: bool,
     /// The parser's nesting bound (MAX_NESTING: the handler checks it first, with its code).
     pub nesting: usize,
+    /// A tracing span per resolved field (OTEL_RESOLVER_SPANS).
+    pub resolver_spans: bool,
 }
 
 fn configured(options: SchemaOptions) -> SchemaBuilder<Query, Mutation, EmptySubscription> {
@@ -85,7 +87,41 @@ fn configured(options: SchemaOptions) -> SchemaBuilder<Query, Mutation, EmptySub
     if !options.suggestions {
         builder = builder.disable_suggestions();
     }
+    if options.resolver_spans {
+        builder = builder.extension(ResolverSpans);
+    }
     builder
+}
+
+/// A span per resolved field, named `Type.field`, with its path (never its arguments).
+struct ResolverSpans;
+
+impl async_graphql::extensions::ExtensionFactory for ResolverSpans {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(ResolverSpans)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for ResolverSpans {
+    async fn resolve(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        info: async_graphql::extensions::ResolveInfo<'_>,
+        next: async_graphql::extensions::NextResolve<'_>,
+    ) -> async_graphql::ServerResult<Option<async_graphql::Value>> {
+        use tracing::Instrument as _;
+        if info.is_for_introspection {
+            return next.run(ctx, info).await;
+        }
+        let span = tracing::info_span!(
+            "resolve",
+            otel.name = %format_args!("{}.{}", info.parent_type, info.name),
+            graphql.field.path = %info.path_node,
+            graphql.field.type = info.return_type,
+        );
+        next.run(ctx, info).instrument(span).await
+    }
 }
 
 /// The schema the service runs.

@@ -19,7 +19,12 @@ fn harness() -> Option<&'static Harness> {
         .get_or_init(|| {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             let limits = LimitsConfig::default();
-            let options = graphql::SchemaOptions { introspection: true, suggestions: true, nesting: limits.nesting };
+            let options = graphql::SchemaOptions {
+                introspection: true,
+                suggestions: true,
+                nesting: limits.nesting,
+                resolver_spans: false,
+            };
             Some(Harness { runtime, schema: graphql::bare(options), limits })
         })
         .as_ref()

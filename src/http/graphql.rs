@@ -20,35 +20,61 @@ const JSON: &str = "application/json";
 async fn bounded<F: std::future::Future<Output = Response>>(
     state: &AppState,
     headers: &HeaderMap,
+    method: &'static str,
     handling: impl FnOnce(TraceId) -> F,
 ) -> Response {
     use std::sync::atomic::Ordering;
     use tracing::Instrument as _;
-    let trace_id = TraceId::of(headers);
-    let span = tracing::info_span!("graphql", trace_id = %trace_id.0);
-    let Ok(_permit) = state.in_flight.try_acquire() else {
-        super::metrics::REQUESTS_SHED.fetch_add(1, Ordering::Relaxed);
-        let mut out = error_response(
-            headers,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
-            "the service is at capacity: retry in a second",
-        );
-        out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return out;
-    };
-    match tokio::time::timeout(state.config.transport.request_timeout, handling(trace_id).instrument(span)).await {
-        Ok(response) => response,
+    // the request's span: an OpenTelemetry server span continuing the caller's trace
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} /graphql"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.route = "/graphql",
+        http.response.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let trace_id = TraceId(crate::telemetry::adopt(&span, headers));
+    span.record("trace_id", trace_id.0.as_str());
+    let response = match state.in_flight.try_acquire() {
         Err(_) => {
-            super::metrics::REQUESTS_TIMED_OUT.fetch_add(1, Ordering::Relaxed);
-            error_response(
+            super::metrics::REQUESTS_SHED.fetch_add(1, Ordering::Relaxed);
+            let mut out = error_response(
                 headers,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "SERVICE_UNAVAILABLE",
-                "the request did not finish in time (a mutation still completes: retry with its idempotency key)",
-            )
+                "the service is at capacity: retry in a second",
+            );
+            out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            out
         }
+        Ok(_permit) => {
+            match tokio::time::timeout(
+                state.config.transport.request_timeout,
+                handling(trace_id).instrument(span.clone()),
+            )
+            .await
+            {
+                Ok(response) => response,
+                Err(_) => {
+                    super::metrics::REQUESTS_TIMED_OUT.fetch_add(1, Ordering::Relaxed);
+                    error_response(
+                        headers,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "SERVICE_UNAVAILABLE",
+                        "the request did not finish in time (a mutation still completes: retry with its idempotency key)",
+                    )
+                }
+            }
+        }
+    };
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
     }
+    response
 }
 
 /// GraphiQL when a browser opens the endpoint; otherwise a query sent as URL parameters.
@@ -68,7 +94,7 @@ pub async fn get(
     match request {
         Ok(request) => {
             let request = request.into_inner();
-            bounded(&state, &headers, |trace| execute(&state, &headers, request, Via::Get, trace)).await
+            bounded(&state, &headers, "GET", |trace| execute(&state, &headers, request, Via::Get, trace)).await
         }
         Err(_) => error_response(
             &headers,
@@ -81,7 +107,7 @@ pub async fn get(
 
 /// A POST: a JSON body of one GraphQL request, at most MAX_BODY_BYTES.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Body) -> Response {
-    bounded(&state, &headers, |trace| post_body(&state, &headers, body, trace)).await
+    bounded(&state, &headers, "POST", |trace| post_body(&state, &headers, body, trace)).await
 }
 
 async fn post_body(state: &AppState, headers: &HeaderMap, body: axum::body::Body, trace: TraceId) -> Response {
@@ -159,21 +185,6 @@ enum Via {
 #[derive(Clone)]
 pub(crate) struct TraceId(pub String);
 
-impl TraceId {
-    fn of(headers: &HeaderMap) -> TraceId {
-        let given = headers.get("traceparent").and_then(|v| v.to_str().ok()).and_then(|v| {
-            let mut parts = v.split('-');
-            let (version, trace) = (parts.next()?, parts.next()?);
-            let valid = version.len() == 2
-                && trace.len() == 32
-                && trace.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                && trace.bytes().any(|b| b != b'0');
-            valid.then(|| trace.to_owned())
-        });
-        TraceId(given.unwrap_or_else(|| format!("{:032x}", rand::random::<u128>())))
-    }
-}
-
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
@@ -231,7 +242,7 @@ async fn execute(
             return error_response(headers, status, over.code, &over.message);
         }
     }
-    let mutation = is_mutation(&mut request);
+    let (mutation, operation) = operation_of(&mut request);
     if mutation && via == Via::Get {
         // GET is for reads (it may be cached, prefetched, retried): GraphQL over HTTP says 405
         let mut out = error_response(
@@ -254,12 +265,26 @@ async fn execute(
         }
         None => &state.schema,
     };
+    let kind = if mutation { "mutation" } else { "query" };
+    let operation_span = tracing::info_span!(
+        "operation",
+        otel.name = %format_args!("{kind} {}", operation.as_deref().unwrap_or("anonymous")),
+        graphql.operation.type = kind,
+        graphql.operation.name = operation.as_deref().unwrap_or(""),
+        // the document's hash, not its text (inline literals may carry learner data)
+        graphql.document.hash = %format_args!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(query_text.as_bytes())),
+    );
     let mut response = if mutation {
         // A mutation runs to its end even when the client goes away: dropping it between two
         // statements of a transaction would hand the pooled connection back mid-transaction.
         // (Its idempotency key lets the client ask again for the answer it missed.)
         let schema = schema.clone();
-        match tokio::spawn(tracing::Instrument::in_current_span(async move { schema.execute(request).await })).await {
+        match tokio::spawn(tracing::Instrument::instrument(
+            async move { schema.execute(request).await },
+            operation_span,
+        ))
+        .await
+        {
             Ok(response) => response,
             Err(e) => {
                 tracing::error!(error = %e, "a mutation's task failed");
@@ -272,7 +297,7 @@ async fn execute(
             }
         }
     } else {
-        schema.execute(request).await
+        tracing::Instrument::instrument(schema.execute(request), operation_span).await
     };
     // Errors without a path never reached execution (validation, variables, operation name).
     let request_error = response.data == async_graphql::Value::Null
@@ -309,7 +334,7 @@ async fn execute(
         let trace = recorder.finish(&response.errors, state.config.ftv1.errors);
         response.extensions.insert("ftv1".to_owned(), async_graphql::Value::String(trace));
     }
-    super::metrics::request(mutation, response.errors.is_empty(), started.elapsed());
+    super::metrics::request(mutation, operation.as_deref(), response.errors.is_empty(), started.elapsed());
     for error in &response.errors {
         if let Some(async_graphql::Value::String(code)) = error.extensions.as_ref().and_then(|e| e.get("code")) {
             super::metrics::error(code);
@@ -397,17 +422,20 @@ fn error_response(headers: &HeaderMap, status: StatusCode, code: &str, message: 
 
 /// Whether the operation the request runs is a mutation (false when it names no operation of
 /// the document: execution reports that).
-fn is_mutation(request: &mut async_graphql::Request) -> bool {
+/// Whether the operation a request runs is a mutation, and its name.
+fn operation_of(request: &mut async_graphql::Request) -> (bool, Option<String>) {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
     let name = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else { return false };
+    let Ok(document) = request.parsed_query() else { return (false, None) };
     let operation = match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Single(op), _) => Some((op, None)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            ops.get_key_value(name.as_str()).map(|(n, op)| (op, Some(n)))
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.iter().next().map(|(n, op)| (op, Some(n))),
         _ => None,
     };
-    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+    operation.map_or((false, None), |(op, name)| (op.node.ty == OperationType::Mutation, name.map(|n| n.to_string())))
 }
 
 /// Whether the caller may use the subgraph fields: always when no ROUTER_SECRET is set;

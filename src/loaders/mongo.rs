@@ -25,7 +25,9 @@ impl Loader<CourseDocById> for ReadModelReader {
     type Value = CourseDoc;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CourseDocById", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CourseDocById]) -> Result<HashMap<CourseDocById, CourseDoc>, AppError> {
+        crate::http::metrics::loader_batch("CourseDocById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -39,7 +41,9 @@ impl Loader<CourseDocBySlug> for ReadModelReader {
     type Value = CourseDoc;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CourseDocBySlug", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CourseDocBySlug]) -> Result<HashMap<CourseDocBySlug, CourseDoc>, AppError> {
+        crate::http::metrics::loader_batch("CourseDocBySlug", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -60,7 +64,9 @@ impl Loader<ProgressOf> for ReadModelReader {
     type Value = crate::projection::docs::ProgressDoc;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load ProgressOf", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[ProgressOf]) -> Result<HashMap<ProgressOf, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("ProgressOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -91,7 +97,9 @@ impl Loader<AttemptsOf> for ReadModelReader {
     type Value = Vec<crate::store::pg::attempt::AttemptRow>;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load AttemptsOf", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[AttemptsOf]) -> Result<HashMap<AttemptsOf, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("AttemptsOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }

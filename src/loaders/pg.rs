@@ -36,7 +36,9 @@ impl Loader<CourseById> for PgReader {
     type Value = course::Model;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CourseById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CourseById]) -> Result<HashMap<CourseById, course::Model>, AppError> {
+        crate::http::metrics::loader_batch("CourseById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -50,7 +52,9 @@ impl Loader<CategoryById> for PgReader {
     type Value = category::Model;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CategoryById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CategoryById]) -> Result<HashMap<CategoryById, category::Model>, AppError> {
+        crate::http::metrics::loader_batch("CategoryById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -64,7 +68,9 @@ impl Loader<UserById> for PgReader {
     type Value = user::Model;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load UserById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, AppError> {
+        crate::http::metrics::loader_batch("UserById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -78,7 +84,9 @@ impl Loader<LessonsByCourse> for PgReader {
     type Value = Vec<lesson::Model>;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load LessonsByCourse", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[LessonsByCourse]) -> Result<HashMap<LessonsByCourse, Vec<lesson::Model>>, AppError> {
+        crate::http::metrics::loader_batch("LessonsByCourse", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -101,7 +109,9 @@ impl Loader<LessonById> for PgReader {
     type Value = lesson::Model;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load LessonById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[LessonById]) -> Result<HashMap<LessonById, lesson::Model>, AppError> {
+        crate::http::metrics::loader_batch("LessonById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -119,7 +129,9 @@ impl Loader<LessonCountOf> for PgReader {
     type Value = i64;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load LessonCountOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[LessonCountOf]) -> Result<HashMap<LessonCountOf, i64>, AppError> {
+        crate::http::metrics::loader_batch("LessonCountOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -140,7 +152,9 @@ impl Loader<FiguresOf> for PgReader {
     type Value = crate::store::pg::stats::CourseFigures;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load FiguresOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[FiguresOf]) -> Result<HashMap<FiguresOf, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("FiguresOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -157,7 +171,9 @@ impl Loader<FunnelOf> for PgReader {
     type Value = Vec<crate::store::pg::stats::LessonFunnel>;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load FunnelOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[FunnelOf]) -> Result<HashMap<FunnelOf, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("FunnelOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -178,7 +194,9 @@ impl Loader<EnrollmentsOf> for PgReader {
     type Value = Vec<crate::store::pg::enrollment::EnrollmentRow>;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load EnrollmentsOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[EnrollmentsOf]) -> Result<HashMap<EnrollmentsOf, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("EnrollmentsOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -204,7 +222,9 @@ impl Loader<QuizById> for PgReader {
     type Value = crate::store::pg::quiz::QuizRow;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load QuizById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[QuizById]) -> Result<HashMap<QuizById, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("QuizById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -218,7 +238,9 @@ impl Loader<QuizzesOfLesson> for PgReader {
     type Value = Vec<crate::store::pg::quiz::QuizRow>;
     type Error = AppError;
 
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load QuizzesOfLesson", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[QuizzesOfLesson]) -> Result<HashMap<QuizzesOfLesson, Self::Value>, AppError> {
+        crate::http::metrics::loader_batch("QuizzesOfLesson", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }

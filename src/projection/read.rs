@@ -260,7 +260,7 @@ impl ReadModels {
         }
         let coll = self.mongo.database().collection::<Document>(kind.collection());
         let (read_timeout, stats, breaker) = (self.read_timeout, self.stats.clone(), self.skip_mongo_until.clone());
-        let read = tokio::spawn(async move {
+        let read = tokio::spawn(tracing::Instrument::in_current_span(async move {
             let found = with_deadline(Store::Mongo, "read documents", read_timeout, async {
                 // one reply, not 101 documents and then a getMore per batch: a read's round trips
                 // do not grow with its documents (the server still caps a reply at 16 MB)
@@ -290,7 +290,7 @@ impl ReadModels {
                     None
                 }
             }
-        });
+        }));
         match tokio::time::timeout(self.hedge_after, read).await {
             Ok(Ok(found)) => found,
             Ok(Err(e)) => {

@@ -28,3 +28,4 @@ mod round_trips;
 mod schema;
 mod security;
 mod stats;
+mod telemetry;

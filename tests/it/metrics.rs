@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{TestApp, TestDb};
+use crate::support::{sql_exec, TestApp, TestDb};
 
 /// The value of the first sample line that starts with `series` (0 when absent).
 fn sample(text: &str, series: &str) -> f64 {
@@ -22,8 +22,8 @@ async fn scrape(app: &TestApp) -> String {
 
 #[tokio::test]
 async fn every_family_is_there_and_moves_under_traffic() {
-    let db = TestDb::migrated().await;
-    let app = TestApp::spawn(&db).await;
+    let db = TestDb::seeded_ci().await;
+    let app = TestApp::spawn_with(db.config(&[("PROJECTOR_ENABLED", "true")])).await;
     let before = scrape(&app).await;
     for family in [
         "learngraph_graphql_request_duration_seconds",
@@ -34,6 +34,17 @@ async fn every_family_is_there_and_moves_under_traffic() {
         "learngraph_read_model_fallbacks_total",
         "learngraph_requests_shed_total",
         "learngraph_connections_refused_total",
+        "learngraph_graphql_operations_total",
+        "learngraph_loader_batch_keys",
+        "learngraph_mongo_pool_connections",
+        "learngraph_mongo_pool_checkouts_total",
+        "learngraph_mongo_pool_wait_seconds_total",
+        "learngraph_pg_pool_acquire_timeouts_total",
+        "learngraph_limit_rejections_total",
+        "learngraph_projector_rows_total",
+        "learngraph_projector_lag_seconds",
+        "learngraph_projector_backlog_rows",
+        "learngraph_projector_backlog_oldest_seconds",
     ] {
         assert!(before.contains(&format!("# TYPE {family} ")), "{family} missing:\n{before}");
     }
@@ -43,6 +54,17 @@ async fn every_family_is_there_and_moves_under_traffic() {
         app.graphql("{ categories { name } }", json!({})).await;
     }
     app.graphql("{ me { id } }", json!({})).await;
+    // named: a list with batched lookups, and a course page (MongoDB's read model)
+    let listed = app
+        .graphql(
+            "query MetricsList { courses(first: 5) { nodes { slug instructor { displayName } category { name } } } }",
+            json!({}),
+        )
+        .await;
+    let slug = listed["data"]["courses"]["nodes"][0]["slug"].as_str().expect("a course").to_owned();
+    app.graphql("query MetricsPage($slug: String) { course(slug: $slug) { title } }", json!({ "slug": slug })).await;
+    // a change for the projector to carry into the read models
+    sql_exec(&db.direct_url, &format!("UPDATE courses SET title = title || ' (updated)' WHERE slug = '{slug}'")).await;
     let aliases = (0..31).map(|i| format!("a{i}: __typename")).collect::<Vec<_>>().join(" ");
     app.client()
         .post(app.url("/graphql"))
@@ -68,5 +90,39 @@ async fn every_family_is_there_and_moves_under_traffic() {
     let statements = "learngraph_pg_statements_total";
     assert!(sample(&after, statements) > sample(&before, statements), "{after}");
     assert!(after.contains("learngraph_pg_pool_connections{state=\"idle\"}"), "{after}");
+
+    let list = "learngraph_graphql_operations_total{operation=\"MetricsList\",operation_type=\"query\",outcome=\"ok\"}";
+    assert_eq!(sample(&after, list) - sample(&before, list), 1.0, "{after}");
+    let anonymous =
+        "learngraph_graphql_operations_total{operation=\"anonymous\",operation_type=\"query\",outcome=\"ok\"}";
+    assert!(sample(&after, anonymous) - sample(&before, anonymous) >= 3.0, "{after}");
+    for loader in ["UserById", "CategoryById"] {
+        let batches = format!("learngraph_loader_batch_keys_count{{loader=\"{loader}\"}}");
+        let keys = format!("learngraph_loader_batch_keys_sum{{loader=\"{loader}\"}}");
+        assert!(sample(&after, &batches) > sample(&before, &batches), "{batches}:\n{after}");
+        assert!(sample(&after, &keys) > sample(&before, &keys), "{keys}:\n{after}");
+    }
+    let checkouts = "learngraph_mongo_pool_checkouts_total{outcome=\"ok\"}";
+    assert!(sample(&after, checkouts) > sample(&before, checkouts), "{after}");
+    let rejected = "learngraph_limit_rejections_total{code=\"TOO_MANY_ALIASES\"}";
+    assert!(sample(&after, rejected) - sample(&before, rejected) >= 1.0, "{after}");
+
+    // the projector takes the change: its rows move and the backlog drains to 0
+    let mut projected = scrape(&app).await;
+    for _ in 0..100 {
+        if sample(&projected, "learngraph_projector_rows_total") > sample(&before, "learngraph_projector_rows_total")
+            && sample(&projected, "learngraph_projector_backlog_rows") == 0.0
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        projected = scrape(&app).await;
+    }
+    assert!(
+        sample(&projected, "learngraph_projector_rows_total") > sample(&before, "learngraph_projector_rows_total"),
+        "{projected}"
+    );
+    assert_eq!(sample(&projected, "learngraph_projector_backlog_rows"), 0.0, "{projected}");
+    assert!(projected.contains("learngraph_projector_lag_seconds{quantile=\"0.5\"}"), "{projected}");
     app.stop().await;
 }

@@ -13,7 +13,7 @@ use std::{
 
 use mongodb::{
     bson::doc,
-    event::{command::CommandEvent, EventHandler},
+    event::{cmap::CmapEvent, command::CommandEvent, EventHandler},
     options::{
         Acknowledgment, ClientOptions, Compressor, ReadPreference, ReadPreferenceOptions, SelectionCriteria,
         WriteConcern,
@@ -41,6 +41,14 @@ pub struct MongoStore {
 pub struct MongoStats {
     commands: AtomicU64,
     failed: AtomicU64,
+    /// Connection pool events (CMAP): open = created - closed, in use = out - in.
+    pub connections_created: AtomicU64,
+    pub connections_closed: AtomicU64,
+    pub checked_out: AtomicU64,
+    pub checked_in: AtomicU64,
+    pub checkout_failed: AtomicU64,
+    /// Time spent waiting for a connection, over all checkouts (microseconds).
+    pub checkout_wait_micros: AtomicU64,
 }
 
 impl MongoStats {
@@ -93,11 +101,39 @@ impl MongoStore {
         let stats = Arc::new(MongoStats::default());
         let counters = stats.clone();
         options.command_event_handler = Some(EventHandler::callback(move |event: CommandEvent| match event {
-            CommandEvent::Started(_) => {
+            CommandEvent::Started(e) => {
                 counters.commands.fetch_add(1, Ordering::Relaxed);
+                // the database call's span names the command and its collection, never values
+                let span = tracing::Span::current();
+                if span.has_field("db.query.text") {
+                    let collection = e.command.iter().next().and_then(|(_, v)| v.as_str()).unwrap_or("");
+                    span.record("db.query.text", format!("{} {collection}", e.command_name).trim_end());
+                }
             }
             CommandEvent::Failed(_) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }));
+        let pool = stats.clone();
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        options.cmap_event_handler = Some(EventHandler::callback(move |event: CmapEvent| match event {
+            CmapEvent::ConnectionCreated(_) => {
+                pool.connections_created.fetch_add(1, Ordering::Relaxed);
+            }
+            CmapEvent::ConnectionClosed(_) => {
+                pool.connections_closed.fetch_add(1, Ordering::Relaxed);
+            }
+            CmapEvent::ConnectionCheckedOut(e) => {
+                pool.checked_out.fetch_add(1, Ordering::Relaxed);
+                pool.checkout_wait_micros.fetch_add(micros(e.duration), Ordering::Relaxed);
+            }
+            CmapEvent::ConnectionCheckoutFailed(e) => {
+                pool.checkout_failed.fetch_add(1, Ordering::Relaxed);
+                pool.checkout_wait_micros.fetch_add(micros(e.duration), Ordering::Relaxed);
+            }
+            CmapEvent::ConnectionCheckedIn(_) => {
+                pool.checked_in.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
         }));

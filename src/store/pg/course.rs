@@ -8,7 +8,7 @@ use crate::error::StoreError;
 
 impl PgStore {
     /// Courses by id, in no particular order.
-    #[tracing::instrument(skip_all, fields(keys = ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = ids.len()))]
     pub async fn courses_by_ids(&self, ids: &[Uuid]) -> Result<Vec<course::Model>, StoreError> {
         let query = course::Entity::find().filter(super::any_of("\"courses\".\"id\"", ids));
         self.call("courses_by_ids", query.all(self.db())).await

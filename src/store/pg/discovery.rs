@@ -173,7 +173,7 @@ fn relevance(q: &Search) -> String {
 impl PgStore {
     /// Up to `limit` courses of `filter` in `order`, strictly after (or, backward, before)
     /// `from`. Backward pages come back in the list's order too.
-    #[tracing::instrument(skip_all, fields(?order, ?direction, limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(?order, ?direction, limit))]
     pub async fn discover_courses(
         &self,
         filter: &CourseFilter,
@@ -240,7 +240,7 @@ impl PgStore {
     }
 
     /// How many courses `filter` holds.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_courses(&self, filter: &CourseFilter) -> Result<i64, StoreError> {
         let mut sql = Sql::new();
         sql.push("SELECT count(*) AS n FROM courses c");
@@ -253,7 +253,7 @@ impl PgStore {
     }
 
     /// How many courses of `filter` sit at each level (levels with none are left out).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn level_facets(&self, filter: &CourseFilter) -> Result<Vec<(String, i64)>, StoreError> {
         let mut sql = Sql::new();
         sql.push("SELECT c.level AS key, count(*) AS n FROM courses c");
@@ -264,7 +264,7 @@ impl PgStore {
     }
 
     /// How many courses of `filter` sit directly in each category (None: no category).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn category_facets(&self, filter: &CourseFilter) -> Result<Vec<(Option<Uuid>, i64)>, StoreError> {
         let mut sql = Sql::new();
         sql.push("SELECT c.category_id AS key, count(*) AS n FROM courses c");

@@ -31,7 +31,7 @@ fn stmt(sql: &str, values: Vec<Value>) -> Statement {
 
 impl PgStore {
     /// The enrolments of several learners, newest first.
-    #[tracing::instrument(skip_all, fields(keys = users.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = users.len()))]
     pub async fn enrollments_of(&self, users: &[Uuid]) -> Result<Vec<EnrollmentRow>, StoreError> {
         let query = EnrollmentRow::find_by_statement(stmt(
             "SELECT user_id, course_id, enrolled_at FROM enrollments WHERE user_id = ANY($1) \
@@ -43,7 +43,7 @@ impl PgStore {
 
     /// Opens a transaction and claims `key` for `operation` with these `arguments`. A concurrent
     /// request with the same key waits for this one's commit, then replays its response.
-    #[tracing::instrument(skip_all, fields(operation))]
+    #[tracing::instrument(level = "debug", skip_all, fields(operation))]
     pub async fn claim_idempotency_key(
         &self,
         user: Uuid,

@@ -41,7 +41,7 @@ pub struct Resumable {
 
 impl PgStore {
     /// Up to `limit` of a learner's enrolments, newest first, after `after` (enrolled at, course).
-    #[tracing::instrument(skip_all, fields(limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
     pub async fn enrollments_page(
         &self,
         user: Uuid,
@@ -63,7 +63,7 @@ impl PgStore {
     }
 
     /// How many enrolments a learner has (in scope).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn count_enrollments(&self, user: Uuid, scope: Scope) -> Result<i64, StoreError> {
         #[derive(FromQueryResult)]
         struct Count {
@@ -77,7 +77,7 @@ impl PgStore {
     }
 
     /// The learner's unfinished enrolled courses, the most recently opened first.
-    #[tracing::instrument(skip_all, fields(limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
     pub async fn continue_learning(&self, user: Uuid, scope: Scope, limit: u64) -> Result<Vec<Resumable>, StoreError> {
         let mut values: Vec<Value> = vec![user.into()];
         let mut sql = String::from(
@@ -95,7 +95,7 @@ impl PgStore {
     }
 
     /// The learner's latest quiz attempts, newest first.
-    #[tracing::instrument(skip_all, fields(limit))]
+    #[tracing::instrument(level = "debug", skip_all, fields(limit))]
     pub async fn recent_attempts(&self, user: Uuid, scope: Scope, limit: u64) -> Result<Vec<AttemptRow>, StoreError> {
         let mut values: Vec<Value> = vec![user.into()];
         let mut sql = String::from(
@@ -113,7 +113,7 @@ impl PgStore {
     }
 
     /// Whether a learner is enrolled in a course this instructor teaches.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn teaches(&self, instructor: Uuid, learner: Uuid) -> Result<bool, StoreError> {
         #[derive(FromQueryResult)]
         struct Found {

@@ -8,7 +8,7 @@ use crate::error::StoreError;
 
 impl PgStore {
     /// The lessons of several courses, each course's in order.
-    #[tracing::instrument(skip_all, fields(keys = course_ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = course_ids.len()))]
     pub async fn lessons_by_course_ids(&self, course_ids: &[Uuid]) -> Result<Vec<lesson::Model>, StoreError> {
         let query = lesson::Entity::find()
             .filter(super::any_of("\"lessons\".\"course_id\"", course_ids))
@@ -18,7 +18,7 @@ impl PgStore {
     }
 
     /// How many lessons each of these courses has (courses without lessons are left out).
-    #[tracing::instrument(skip_all, fields(keys = course_ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = course_ids.len()))]
     pub async fn lesson_counts(&self, course_ids: &[Uuid]) -> Result<Vec<(Uuid, i64)>, StoreError> {
         let query = lesson::Entity::find()
             .select_only()
@@ -33,7 +33,7 @@ impl PgStore {
     }
 
     /// Lessons by id, in no particular order.
-    #[tracing::instrument(skip_all, fields(keys = ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = ids.len()))]
     pub async fn lessons_by_ids(&self, ids: &[Uuid]) -> Result<Vec<lesson::Model>, StoreError> {
         let query = lesson::Entity::find().filter(super::any_of("\"lessons\".\"id\"", ids));
         self.call("lessons_by_ids", query.all(self.db())).await

@@ -47,6 +47,9 @@ pub struct PgStore {
     stats: Arc<PgStats>,
 }
 
+/// Statements that gave up waiting for a pooled connection (DB_ACQUIRE_TIMEOUT).
+pub static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
 /// Counters kept by every statement SeaORM runs.
 #[derive(Default, Debug)]
 pub struct PgStats {
@@ -96,11 +99,16 @@ impl PgStore {
         let counters = stats.clone();
         db.set_metric_callback(move |info| {
             counters.statements.fetch_add(1, Ordering::Relaxed);
+            // the database call's span (store::with_deadline) shows the statement
+            let span = tracing::Span::current();
+            if span.has_field("db.query.text") {
+                span.record("db.query.text", crate::telemetry::value_free(&info.statement.sql));
+            }
             if info.elapsed >= slow {
                 counters.slow_statements.fetch_add(1, Ordering::Relaxed);
-                // the SQL text has placeholders only: no values reach the log
+                // placeholders only: no values reach the log
                 tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, failed = info.failed,
-                    statement = %info.statement.sql, "slow statement");
+                    statement = %crate::telemetry::value_free(&info.statement.sql), "slow statement");
             }
         });
         Ok(Self { db, deadline: config.statement_timeout, stats })

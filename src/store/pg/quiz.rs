@@ -29,7 +29,7 @@ const SELECT: &str = "SELECT q.id, q.lesson_id, q.title, q.description, q.questi
     FROM quizzes q JOIN lessons l ON l.id = q.lesson_id JOIN courses c ON c.id = l.course_id";
 
 impl PgStore {
-    #[tracing::instrument(skip_all, fields(keys = ids.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = ids.len()))]
     pub async fn quizzes_by_ids(&self, ids: &[Uuid]) -> Result<Vec<QuizRow>, StoreError> {
         let query = QuizRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -40,7 +40,7 @@ impl PgStore {
     }
 
     /// The active quizzes of several lessons, oldest first.
-    #[tracing::instrument(skip_all, fields(keys = lessons.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = lessons.len()))]
     pub async fn active_quizzes_of_lessons(&self, lessons: &[Uuid]) -> Result<Vec<QuizRow>, StoreError> {
         let query = QuizRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,

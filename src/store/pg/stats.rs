@@ -34,7 +34,7 @@ pub struct LessonFunnel {
 
 impl PgStore {
     /// Headline figures of several courses.
-    #[tracing::instrument(skip_all, fields(keys = courses.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = courses.len()))]
     pub async fn course_figures(&self, courses: &[Uuid]) -> Result<Vec<CourseFigures>, StoreError> {
         let query = CourseFigures::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -64,7 +64,7 @@ impl PgStore {
 
     /// Per lesson of several courses, in order: enrolled learners who started it and who
     /// completed it.
-    #[tracing::instrument(skip_all, fields(keys = courses.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(keys = courses.len()))]
     pub async fn lesson_funnels(&self, courses: &[Uuid]) -> Result<Vec<LessonFunnel>, StoreError> {
         let query = LessonFunnel::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -1,0 +1,206 @@
+//! Logs and traces. Log lines (JSON or pretty, on stderr) carry the trace id of the request
+//! they belong to. With an OTLP endpoint configured, the same spans are exported as an
+//! OpenTelemetry trace: the request, its operation, each DataLoader batch and each database
+//! call (optionally each resolved field), continuing the caller's W3C `traceparent`.
+//!
+//! What spans record is chosen so that no variable value, token or learner data is exported:
+//! operation names and types, a hash of the document (not its text), loader names and key
+//! counts, and statements with their placeholders (literals are masked as well).
+
+use std::sync::OnceLock;
+
+use axum::http::HeaderMap;
+use opentelemetry::{
+    propagation::{Extractor, TextMapPropagator as _},
+    trace::{TraceContextExt as _, TracerProvider as _},
+};
+use opentelemetry_sdk::{
+    propagation::TraceContextPropagator,
+    trace::{BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider},
+    Resource,
+};
+use tracing::Span;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use tracing_subscriber::{filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
+
+use crate::config::{LogFormat, OtlpProtocol, TelemetryConfig};
+
+/// The exporter, kept so that spans still buffered are sent on the way out.
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Sends what is buffered and stops the exporter (call after the server has stopped).
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            if let Err(e) = provider.shutdown() {
+                eprintln!("learngraph: flushing traces failed: {e}");
+            }
+        }
+    }
+}
+
+/// Installs logging, and trace export when an endpoint is configured. An exporter that cannot
+/// be built is reported and the service runs without it: traces are not worth an outage.
+pub fn init(format: LogFormat, filter: &str, otel: &TelemetryConfig) -> Telemetry {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
+        eprintln!("learngraph: RUST_LOG is not a valid filter ({e}); using `info`");
+        EnvFilter::new("info")
+    });
+    let provider = otel.traces_endpoint.as_deref().and_then(|endpoint| match provider(otel, endpoint) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("learngraph: traces are off: the OTLP exporter could not be built: {e}");
+            None
+        }
+    });
+    // spans of this service only (not the drivers'), whatever RUST_LOG keeps in the logs
+    let otel_layer = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("learngraph"))
+            .with_tracked_inactivity(false)
+            .with_filter(Targets::new().with_target("learngraph", tracing::Level::INFO))
+    });
+    let (json, pretty) = match format {
+        LogFormat::Json => (Some(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)), None),
+        LogFormat::Pretty => (None, Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))),
+    };
+    let _ = tracing_subscriber::registry()
+        .with(otel_layer)
+        .with(json.map(|l| l.with_filter(filter.clone())))
+        .with(pretty.map(|l| l.with_filter(filter)))
+        .try_init();
+    Telemetry { provider }
+}
+
+fn provider(otel: &TelemetryConfig, endpoint: &str) -> Result<SdkTracerProvider, String> {
+    use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(match otel.protocol {
+            OtlpProtocol::HttpProtobuf => Protocol::HttpBinary,
+            OtlpProtocol::HttpJson => Protocol::HttpJson,
+        })
+        .with_endpoint(endpoint)
+        .with_timeout(otel.export_timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let batches = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(BatchConfigBuilder::default().with_scheduled_delay(otel.batch_delay).build())
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_span_processor(batches)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(otel.sample_ratio))))
+        .with_resource(Resource::builder().with_service_name(otel.service_name.clone()).build())
+        .build())
+}
+
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Makes `span` (a request's, not yet entered) continue the caller's trace, and returns the
+/// trace id its log lines and errors carry: the exported trace's when traces are on, else the
+/// caller's `traceparent` trace id, else a new random one.
+pub fn adopt(span: &Span, headers: &HeaderMap) -> String {
+    static PROPAGATOR: OnceLock<TraceContextPropagator> = OnceLock::new();
+    if headers.contains_key("traceparent") {
+        let parent = PROPAGATOR.get_or_init(TraceContextPropagator::new).extract(&Headers(headers));
+        // fails only when traces are off (no layer): the caller's id is then taken below
+        let _ = span.set_parent(parent);
+    }
+    let context = span.context();
+    let exported = context.span().span_context().clone();
+    if exported.is_valid() {
+        return exported.trace_id().to_string();
+    }
+    traceparent_id(headers).unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
+}
+
+/// The trace id of a well-formed W3C `traceparent` header.
+fn traceparent_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = value.split('-');
+    let (version, trace) = (parts.next()?, parts.next()?);
+    let valid = version.len() == 2
+        && trace.len() == 32
+        && trace.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && trace.bytes().any(|b| b != b'0');
+    valid.then(|| trace.to_owned())
+}
+
+/// A statement as spans and logs may show it: placeholders stay, and any literal is masked
+/// (`'...'` strings and numbers become `?`), so no value reaches a trace even if a statement
+/// was written with one inlined.
+pub fn value_free(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    // whether the previous character continues a word ($1, t1, abc_2): digits there are not literals
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                // to the closing quote ('' is an escaped quote inside)
+                while let Some(c) = chars.next() {
+                    if c == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                out.push('?');
+                in_word = false;
+            }
+            c if c.is_ascii_digit() && !in_word => {
+                while chars.peek().is_some_and(|c| c.is_ascii_digit() || *c == '.') {
+                    chars.next();
+                }
+                out.push('?');
+                in_word = false;
+            }
+            c => {
+                in_word = c.is_alphanumeric() || c == '_' || c == '$' || c == '"';
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_keep_placeholders_and_lose_literals() {
+        assert_eq!(
+            value_free("SELECT \"c1\".\"id\" FROM courses AS c1 WHERE slug = $1 AND status = 'pub''d' LIMIT 20"),
+            "SELECT \"c1\".\"id\" FROM courses AS c1 WHERE slug = $1 AND status = ? LIMIT ?"
+        );
+        assert_eq!(value_free("x >= 1.5 AND y = $12"), "x >= ? AND y = $12");
+    }
+
+    #[test]
+    fn a_caller_trace_id_is_kept_and_a_bad_one_replaced() {
+        let mut headers = HeaderMap::new();
+        headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+        assert_eq!(adopt(&Span::none(), &headers), "4bf92f3577b34da6a3ce929d0e0e4736");
+        headers.insert("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01".parse().unwrap());
+        let id = adopt(&Span::none(), &headers);
+        assert_eq!(id.len(), 32);
+        assert_ne!(id, "00000000000000000000000000000000");
+    }
+}
