@@ -88,14 +88,16 @@ impl App {
             nesting: config.limits.nesting,
             resolver_spans: config.telemetry.resolver_spans,
         };
-        let schema = graphql::build(pg.clone(), loaders.clone(), options);
-        let traced_schema = config.ftv1.enabled.then(|| graphql::build_traced(pg.clone(), loaders, options));
-        let listener = TcpListener::bind(config.listen_addr)
-            .await
-            .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
         let projector = config.projector.enabled.then(|| {
             Projector::new(pg.db().clone(), mongo.clone(), config.projector.batch, config.postgres.statement_timeout)
         });
+        let ops =
+            graphql::ops::OpsSources { mongo: mongo.clone(), projector: projector.as_ref().map(|p| p.stats.clone()) };
+        let schema = graphql::build(pg.clone(), loaders.clone(), ops.clone(), options);
+        let traced_schema = config.ftv1.enabled.then(|| graphql::build_traced(pg.clone(), loaders, ops, options));
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
         let persisted = Arc::new(
             crate::http::persisted::PersistedDocuments::new(&config.persisted, mongo.clone(), config.mongo.op_timeout)
                 .map_err(|e| StartupError::Config(format!("TRUSTED_DOCUMENTS_MANIFEST: {}", e.0)))?,

@@ -8,6 +8,7 @@ mod entity;
 pub mod ftv1;
 mod learner;
 mod lesson;
+pub mod ops;
 mod quiz;
 mod user;
 
@@ -26,6 +27,7 @@ pub struct Query(
     learner::LearnerQuery,
     quiz::QuizQuery,
     entity::EntityQuery,
+    ops::OpsQuery,
 );
 
 /// The root mutation: every write goes to PostgreSQL in one transaction.
@@ -125,8 +127,8 @@ impl async_graphql::extensions::Extension for ResolverSpans {
 }
 
 /// The schema the service runs.
-pub fn build(pg: PgStore, loaders: Arc<Loaders>, options: SchemaOptions) -> LearnGraphSchema {
-    configured(options).data(pg).data(loaders).finish()
+pub fn build(pg: PgStore, loaders: Arc<Loaders>, ops: ops::OpsSources, options: SchemaOptions) -> LearnGraphSchema {
+    configured(options).data(pg).data(loaders).data(ops).finish()
 }
 
 /// The schema with no stores attached (the fuzz target: resolvers that need a store fail
@@ -136,8 +138,13 @@ pub fn bare(options: SchemaOptions) -> LearnGraphSchema {
 }
 
 /// The same schema, timing every field for federated traces (requests that ask for ftv1).
-pub fn build_traced(pg: PgStore, loaders: Arc<Loaders>, options: SchemaOptions) -> LearnGraphSchema {
-    configured(options).data(pg).data(loaders).extension(ftv1::Ftv1).finish()
+pub fn build_traced(
+    pg: PgStore,
+    loaders: Arc<Loaders>,
+    ops: ops::OpsSources,
+    options: SchemaOptions,
+) -> LearnGraphSchema {
+    configured(options).data(pg).data(loaders).data(ops).extension(ftv1::Ftv1).finish()
 }
 
 /// The schema in SDL, as committed in `schema.graphql`: the Federation v2 subgraph schema,

@@ -19,6 +19,7 @@ mod http_audit;
 mod learner;
 mod metrics;
 mod migrations;
+mod ops;
 mod persisted;
 mod pooler;
 mod projection;

@@ -10,6 +10,7 @@ pub mod enrollment;
 pub mod entity;
 pub mod learner;
 pub mod lesson;
+pub mod ops;
 pub mod pooler;
 pub mod quiz;
 pub mod stats;
