@@ -67,6 +67,7 @@ impl App {
     /// Connects the stores, checks the pooler, builds the schema and binds the listener.
     pub async fn build(config: Config) -> Result<App, StartupError> {
         let auth = Arc::new(Authenticator::new(&config.auth).map_err(StartupError::Config)?);
+        crate::store::log_calls_slower_than(config.postgres.slow_query_threshold);
         let pg = PgStore::connect(&config.postgres).await.map_err(|e| StartupError::Postgres(describe(&e)))?;
         if config.postgres.check_pooler {
             check_pooler(&config).await?;

@@ -336,7 +336,7 @@ impl Config {
             acquire_timeout: env.millis("DB_ACQUIRE_TIMEOUT", 3_000)?,
             idle_timeout: env.millis("DB_IDLE_TIMEOUT", 30_000)?,
             statement_timeout: env.millis("DB_STATEMENT_TIMEOUT", 10_000)?,
-            slow_query_threshold: env.millis("SLOW_QUERY_THRESHOLD", 1_000)?,
+            slow_query_threshold: env.millis_or_zero("SLOW_QUERY_THRESHOLD", 1_000)?,
             check_pooler: env.parse_with("DB_CHECK_POOLER", true, parse_bool)?,
         };
         let mongo_uri = env.required("MONGODB_URI")?;

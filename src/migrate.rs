@@ -5,11 +5,34 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::{config::Config, store::mongo::MongoStore, store::pg::PgStore};
 
+/// The advisory lock key `migrate up` holds while it migrates ("LGMIGRAT").
+const MIGRATION_LOCK: i64 = 0x4C47_4D49_4752_4154;
+
 pub async fn up(config: &Config) -> Result<(), String> {
     let db = admin(config).await?;
-    Migrator::up(&db, None).await.map_err(|e| format!("PostgreSQL migration failed: {e}"))?;
-    println!("postgres: all migrations applied");
+    // One migrator at a time (both stores): replicas that all run `migrate up` as they start (an init
+    // container each) wait for the first, then find nothing left to do. The lock is held by a
+    // connection of its own and ends with it, should this process die.
+    let mut lock = db
+        .get_postgres_connection_pool()
+        .acquire()
+        .await
+        .map_err(|e| format!("PostgreSQL: cannot connect for the migration lock: {e}"))?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *lock)
+        .await
+        .map_err(|e| format!("PostgreSQL: cannot take the migration lock: {e}"))?;
+    let migrated = migrate_both(config, &db).await;
+    let _ = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *lock).await;
+    drop(lock);
     let _ = db.close().await;
+    migrated
+}
+
+async fn migrate_both(config: &Config, db: &sea_orm::DatabaseConnection) -> Result<(), String> {
+    Migrator::up(db, None).await.map_err(|e| format!("PostgreSQL migration failed: {e}"))?;
+    println!("postgres: all migrations applied");
     let mongo = mongo(config).await?;
     let report = mongo.apply_setup().await.map_err(|e| format!("MongoDB setup failed: {}", e.detail))?;
     println!(

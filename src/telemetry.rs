@@ -63,15 +63,18 @@ pub fn init(format: LogFormat, filter: &str, otel: &TelemetryConfig) -> Telemetr
             .with_tracked_inactivity(false)
             .with_filter(Targets::new().with_target("learngraph", tracing::Level::INFO))
     });
-    let (json, pretty) = match format {
-        LogFormat::Json => (Some(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)), None),
-        LogFormat::Pretty => (None, Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))),
+    // log lines carry their request's trace id whatever level RUST_LOG keeps: this service's
+    // spans are always on for the logs (the request span holds the id; its children link a
+    // loader batch's lines to it). Events follow RUST_LOG.
+    use tracing_subscriber::filter::FilterExt as _;
+    let filter = filter.or(tracing_subscriber::filter::filter_fn(|meta| {
+        meta.is_span() && meta.target().starts_with("learngraph") && *meta.level() <= tracing::Level::INFO
+    }));
+    let fmt = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
     };
-    let _ = tracing_subscriber::registry()
-        .with(otel_layer)
-        .with(json.map(|l| l.with_filter(filter.clone())))
-        .with(pretty.map(|l| l.with_filter(filter)))
-        .try_init();
+    let _ = tracing_subscriber::registry().with(otel_layer).with(fmt.with_filter(filter)).try_init();
     Telemetry { provider }
 }
 

@@ -3,9 +3,27 @@
 pub mod mongo;
 pub mod pg;
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use crate::error::{Store, StoreError};
+
+/// MongoDB commands slower than this are logged (SLOW_QUERY_THRESHOLD; PostgreSQL's
+/// statements are logged by the statement hook with its own copy of the setting).
+static SLOW_CALL_MICROS: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Sets the slow-call threshold (at startup).
+pub fn log_calls_slower_than(threshold: Duration) {
+    SLOW_CALL_MICROS.store(u64::try_from(threshold.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
+/// Whether a call that took `took` is logged as slow.
+pub fn is_slow(took: Duration) -> bool {
+    took.as_micros() >= u128::from(SLOW_CALL_MICROS.load(Ordering::Relaxed))
+}
 
 /// Runs a store call under a deadline: a hung store becomes a timely error.
 pub async fn with_deadline<T, E>(

@@ -54,6 +54,32 @@ async fn seed_refuses_a_database_with_data_unless_forced() {
 }
 
 #[tokio::test]
+async fn replicas_migrating_at_once_all_succeed() {
+    // every replica runs `migrate up` as it starts (deploy/k8s: an init container each)
+    let db = TestDb::empty().await;
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            learngraph()
+                .args(["migrate", "up"])
+                .env("DATABASE_URL", &db.pooled_url)
+                .env("DATABASE_DIRECT_URL", &db.direct_url)
+                .env("MONGODB_URI", &stack().mongo_uri)
+                .env("MONGODB_DATABASE", &db.name)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("runs")
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().expect("waits");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let applied = crate::support::first_row(&db, "SELECT count(*)::text FROM seaql_migrations").await;
+    assert!(applied.parse::<u32>().unwrap_or(0) > 0, "{applied}");
+}
+
+#[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let db = TestDb::migrated().await;
     let port = free_port();

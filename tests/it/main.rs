@@ -11,6 +11,7 @@ mod cache_control;
 mod cli;
 mod courses;
 mod dashboard;
+mod deploy;
 mod discovery;
 mod faults;
 mod federation;

@@ -215,3 +215,59 @@ async fn a_nested_query_exports_its_span_tree_in_the_callers_trace() {
     }
     drop(service);
 }
+
+#[tokio::test]
+async fn slow_calls_are_json_log_lines_with_the_trace_id_and_no_values() {
+    let db = TestDb::seeded_ci().await;
+    let log = std::env::temp_dir().join(format!("learngraph-slow-{}.log", std::process::id()));
+    // 0: every call counts as slow, so each one is logged
+    let service = ServiceProcess::start_logging(
+        &db,
+        &[("LOG_FORMAT", "json"), ("SLOW_QUERY_THRESHOLD", "0"), ("RUST_LOG", "warn")],
+        Some(&log),
+    )
+    .await;
+    let slug =
+        crate::support::first_row(&db, "SELECT slug FROM courses WHERE is_published ORDER BY slug LIMIT 1").await;
+    let trace = "5bd66ef5095369c7b0d1f8f4bd33716a";
+    let secret = "needle-in-a-log-91fe";
+    let answer = send_json(
+        reqwest::Client::new()
+            .post(&service.url)
+            .header("traceparent", format!("00-{trace}-1111111111111111-01"))
+            .json(&json!({
+                "query": "query($s: String, $slug: String) { courses(filter: { search: $s }) { totalCount } \
+                          course(slug: $slug) { title } }",
+                "variables": { "s": secret, "slug": slug }
+            })),
+    )
+    .await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    drop(service);
+    let text = std::fs::read_to_string(&log).expect("log");
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    assert!(!lines.is_empty() && lines.len() == text.lines().count(), "every line is JSON:\n{text}");
+    let of_request: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["span"]["trace_id"] == trace || l.to_string().contains(trace)).collect();
+    let statement = of_request
+        .iter()
+        .find(|l| l["fields"]["message"] == "slow statement")
+        .unwrap_or_else(|| panic!("no slow statement of the request:\n{text}"));
+    let sql = statement["fields"]["statement"].as_str().unwrap_or_default();
+    assert!(sql.contains("$1"), "{sql}");
+    // a loader batch's statement (run in a task of its own) carries the id too
+    assert!(
+        of_request.iter().any(|l| l["fields"]["statement"].as_str().is_some_and(|s| s.contains("slug = ANY($1)"))),
+        "the batch's statement is not linked to the request:\n{text}"
+    );
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l["fields"]["message"] == "slow MongoDB command" && l["fields"]["command"] == "find courses"),
+        "no slow Mongo call with its command:\n{text}"
+    );
+    for needle in [secret, slug.as_str()] {
+        assert!(!text.contains(needle), "{needle} is in the log:\n{text}");
+    }
+}

@@ -50,6 +50,17 @@ pub struct MongoStats {
     pub checkout_failed: AtomicU64,
     /// Time spent waiting for a connection, over all checkouts (microseconds).
     pub checkout_wait_micros: AtomicU64,
+    /// Commands sent and not yet answered: request id → command and collection.
+    started: std::sync::Mutex<std::collections::HashMap<i32, String>>,
+}
+
+/// Logs an answered command that took SLOW_QUERY_THRESHOLD or longer (in the caller's span, so
+/// the line carries the request's trace id).
+fn slow_command(stats: &MongoStats, request_id: i32, took: Duration, failed: bool) {
+    let Some(text) = stats.started.lock().ok().and_then(|mut s| s.remove(&request_id)) else { return };
+    if super::is_slow(took) {
+        tracing::warn!(elapsed_ms = took.as_millis() as u64, failed, command = %text, "slow MongoDB command");
+    }
 }
 
 impl MongoStats {
@@ -104,15 +115,25 @@ impl MongoStore {
         options.command_event_handler = Some(EventHandler::callback(move |event: CommandEvent| match event {
             CommandEvent::Started(e) => {
                 counters.commands.fetch_add(1, Ordering::Relaxed);
-                // the database call's span names the command and its collection, never values
+                // what a command is, for spans and logs: its name and collection, never values
+                let collection = e.command.iter().next().and_then(|(_, v)| v.as_str()).unwrap_or("");
+                let text = format!("{} {collection}", e.command_name).trim_end().to_owned();
                 let span = tracing::Span::current();
                 if span.has_field("db.query.text") {
-                    let collection = e.command.iter().next().and_then(|(_, v)| v.as_str()).unwrap_or("");
-                    span.record("db.query.text", format!("{} {collection}", e.command_name).trim_end());
+                    span.record("db.query.text", text.as_str());
+                }
+                if let Ok(mut started) = counters.started.lock() {
+                    // a command whose answer never came is forgotten, not kept forever
+                    if started.len() >= 10_000 {
+                        started.clear();
+                    }
+                    started.insert(e.request_id, text);
                 }
             }
-            CommandEvent::Failed(_) => {
+            CommandEvent::Succeeded(e) => slow_command(&counters, e.request_id, e.duration, false),
+            CommandEvent::Failed(e) => {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
+                slow_command(&counters, e.request_id, e.duration, true);
             }
             _ => {}
         }));
