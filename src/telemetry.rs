@@ -25,6 +25,14 @@ use tracing_subscriber::{filter::Targets, layer::SubscriberExt as _, util::Subsc
 
 use crate::config::{LogFormat, OtlpProtocol, TelemetryConfig};
 
+/// Whether spans are exported (what only an exported trace needs is not computed otherwise).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process exports traces.
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The exporter, kept so that spans still buffered are sent on the way out.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
@@ -56,6 +64,7 @@ pub fn init(format: LogFormat, filter: &str, otel: &TelemetryConfig) -> Telemetr
             None
         }
     });
+    EXPORTING.store(provider.is_some(), std::sync::atomic::Ordering::Relaxed);
     // spans of this service only (not the drivers'), whatever RUST_LOG keeps in the logs
     let otel_layer = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer()

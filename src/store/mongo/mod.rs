@@ -118,9 +118,11 @@ impl MongoStore {
                 // what a command is, for spans and logs: its name and collection, never values
                 let collection = e.command.iter().next().and_then(|(_, v)| v.as_str()).unwrap_or("");
                 let text = format!("{} {collection}", e.command_name).trim_end().to_owned();
-                let span = tracing::Span::current();
-                if span.has_field("db.query.text") {
-                    span.record("db.query.text", text.as_str());
+                if crate::telemetry::exporting() {
+                    let span = tracing::Span::current();
+                    if span.has_field("db.query.text") {
+                        span.record("db.query.text", text.as_str());
+                    }
                 }
                 if let Ok(mut started) = counters.started.lock() {
                     // a command whose answer never came is forgotten, not kept forever

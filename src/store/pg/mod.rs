@@ -101,9 +101,11 @@ impl PgStore {
         db.set_metric_callback(move |info| {
             counters.statements.fetch_add(1, Ordering::Relaxed);
             // the database call's span (store::with_deadline) shows the statement
-            let span = tracing::Span::current();
-            if span.has_field("db.query.text") {
-                span.record("db.query.text", crate::telemetry::value_free(&info.statement.sql));
+            if crate::telemetry::exporting() {
+                let span = tracing::Span::current();
+                if span.has_field("db.query.text") {
+                    span.record("db.query.text", crate::telemetry::value_free(&info.statement.sql));
+                }
             }
             if info.elapsed >= slow {
                 counters.slow_statements.fetch_add(1, Ordering::Relaxed);
