@@ -11,8 +11,9 @@ db = db.getSiblingDB(dbName);
 
 const appUser = process.env.LEARNGRAPH_MONGO_USER || 'learngraph';
 const appPassword = process.env.LEARNGRAPH_MONGO_PASSWORD;
+// clusterMonitor: the admin `ops` query's $indexStats
 if (appPassword && !db.getUser(appUser)) {
-  db.createUser({ user: appUser, pwd: appPassword, roles: [{ role: 'readWrite', db: dbName }, { role: 'dbAdmin', db: dbName }] });
+  db.createUser({ user: appUser, pwd: appPassword, roles: [{ role: 'readWrite', db: dbName }, { role: 'dbAdmin', db: dbName }, { role: 'clusterMonitor', db: 'admin' }] });
 }
 
 const existing = new Set(db.getCollectionNames());

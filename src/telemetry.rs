@@ -21,7 +21,7 @@ use opentelemetry_sdk::{
 };
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-use tracing_subscriber::{filter::Targets, layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
+use tracing_subscriber::{layer::SubscriberExt as _, util::SubscriberInitExt as _, Layer as _};
 
 use crate::config::{LogFormat, OtlpProtocol, TelemetryConfig};
 
@@ -70,7 +70,10 @@ pub fn init(format: LogFormat, filter: &str, otel: &TelemetryConfig) -> Telemetr
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("learngraph"))
             .with_tracked_inactivity(false)
-            .with_filter(Targets::new().with_target("learngraph", tracing::Level::INFO))
+            // spans only: log events carry store error details, which are for logs, not traces
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.is_span() && meta.target().starts_with("learngraph") && *meta.level() <= tracing::Level::INFO
+            }))
     });
     // log lines carry their request's trace id whatever level RUST_LOG keeps: this service's
     // spans are always on for the logs (the request span holds the id; its children link a
@@ -78,7 +81,9 @@ pub fn init(format: LogFormat, filter: &str, otel: &TelemetryConfig) -> Telemetr
     use tracing_subscriber::filter::FilterExt as _;
     let filter = filter.or(tracing_subscriber::filter::filter_fn(|meta| {
         meta.is_span() && meta.target().starts_with("learngraph") && *meta.level() <= tracing::Level::INFO
-    }));
+    })
+    // (without the hint the combined filter would let every crate's TRACE records through to it)
+    .with_max_level_hint(tracing::level_filters::LevelFilter::INFO));
     let fmt = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
@@ -124,19 +129,26 @@ impl Extractor for Headers<'_> {
 /// Makes `span` (a request's, not yet entered) continue the caller's trace, and returns the
 /// trace id its log lines and errors carry: the exported trace's when traces are on, else the
 /// caller's `traceparent` trace id, else a new random one.
-pub fn adopt(span: &Span, headers: &HeaderMap) -> String {
+///
+/// An untrusted caller (a ROUTER_SECRET is set and the request does not carry it) cannot put
+/// its request into a trace, nor make it sampled: its trace is linked to, not continued.
+pub fn adopt(span: &Span, headers: &HeaderMap, trusted: bool) -> String {
     static PROPAGATOR: OnceLock<TraceContextPropagator> = OnceLock::new();
     if headers.contains_key("traceparent") {
         let parent = PROPAGATOR.get_or_init(TraceContextPropagator::new).extract(&Headers(headers));
-        // fails only when traces are off (no layer): the caller's id is then taken below
-        let _ = span.set_parent(parent);
+        if trusted {
+            // fails only when traces are off (no layer): the caller's id is then taken below
+            let _ = span.set_parent(parent);
+        } else {
+            span.add_link(parent.span().span_context().clone());
+        }
     }
     let context = span.context();
     let exported = context.span().span_context().clone();
     if exported.is_valid() {
         return exported.trace_id().to_string();
     }
-    traceparent_id(headers).unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
+    trusted.then(|| traceparent_id(headers)).flatten().unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
 }
 
 /// The trace id of a well-formed W3C `traceparent` header.
@@ -155,36 +167,64 @@ fn traceparent_id(headers: &HeaderMap) -> Option<String> {
 /// (`'...'` strings and numbers become `?`), so no value reaches a trace even if a statement
 /// was written with one inlined.
 pub fn value_free(sql: &str) -> String {
+    let c: Vec<char> = sql.chars().collect();
     let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
     // whether the previous character continues a word ($1, t1, abc_2): digits there are not literals
     let mut in_word = false;
-    while let Some(c) = chars.next() {
-        match c {
+    let mut i = 0;
+    while i < c.len() {
+        let word_char = |ch: char| ch.is_alphanumeric() || ch == '_';
+        match c[i] {
+            // a quoted string: '...' ('' inside), or E'...' (a backslash escapes the next character)
             '\'' => {
-                // to the closing quote ('' is an escaped quote inside)
-                while let Some(c) = chars.next() {
-                    if c == '\'' {
-                        if chars.peek() == Some(&'\'') {
-                            chars.next();
-                        } else {
-                            break;
-                        }
+                let escapes = i > 0 && (c[i - 1] == 'E' || c[i - 1] == 'e') && (i < 2 || !word_char(c[i - 2]));
+                if escapes {
+                    out.pop();
+                }
+                i += 1;
+                while i < c.len() {
+                    match c[i] {
+                        '\\' if escapes => i += 2,
+                        '\'' if c.get(i + 1) == Some(&'\'') => i += 2,
+                        '\'' => break,
+                        _ => i += 1,
                     }
                 }
+                i += 1;
                 out.push('?');
                 in_word = false;
             }
-            c if c.is_ascii_digit() && !in_word => {
-                while chars.peek().is_some_and(|c| c.is_ascii_digit() || *c == '.') {
-                    chars.next();
+            // a dollar-quoted string: $$...$$ or $tag$...$tag$ ($1 is a placeholder)
+            '$' if !in_word && c.get(i + 1).is_some_and(|n| *n == '$' || n.is_alphabetic() || *n == '_') => {
+                let mut j = i + 1;
+                while j < c.len() && word_char(c[j]) {
+                    j += 1;
+                }
+                if c.get(j) == Some(&'$') {
+                    let tag: String = c[i..=j].iter().collect();
+                    let body: String = c[j + 1..].iter().collect();
+                    i = match body.find(&tag) {
+                        Some(end) => j + 1 + body[..end].chars().count() + tag.chars().count(),
+                        None => c.len(),
+                    };
+                    out.push('?');
+                } else {
+                    out.extend(&c[i..j]);
+                    i = j;
+                }
+                in_word = false;
+            }
+            ch if ch.is_ascii_digit() && !in_word => {
+                while i < c.len() && (c[i].is_ascii_digit() || c[i] == '.') {
+                    i += 1;
                 }
                 out.push('?');
                 in_word = false;
             }
-            c => {
-                in_word = c.is_alphanumeric() || c == '_' || c == '$' || c == '"';
-                out.push(c);
+            ch => {
+                in_word = word_char(ch) || ch == '$' || ch == '"';
+                out.push(ch);
+                i += 1;
             }
         }
     }
@@ -203,15 +243,18 @@ mod tests {
             "SELECT \"c1\".\"id\" FROM courses AS c1 WHERE slug = $1 AND status = ? LIMIT ?"
         );
         assert_eq!(value_free("x >= 1.5 AND y = $12"), "x >= ? AND y = $12");
+        assert_eq!(value_free("SELECT $$secret$$, $t$more 'x'$t$ , E'it\\'s' FROM t"), "SELECT ?, ? , ? FROM t");
+        assert_eq!(value_free("SELECT $body$ unterminated"), "SELECT ?");
     }
 
     #[test]
     fn a_caller_trace_id_is_kept_and_a_bad_one_replaced() {
         let mut headers = HeaderMap::new();
         headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
-        assert_eq!(adopt(&Span::none(), &headers), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(adopt(&Span::none(), &headers, true), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(adopt(&Span::none(), &headers, false), "4bf92f3577b34da6a3ce929d0e0e4736");
         headers.insert("traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01".parse().unwrap());
-        let id = adopt(&Span::none(), &headers);
+        let id = adopt(&Span::none(), &headers, true);
         assert_eq!(id.len(), 32);
         assert_ne!(id, "00000000000000000000000000000000");
     }

@@ -36,34 +36,30 @@ async fn bounded<F: std::future::Future<Output = Response>>(
         http.response.status_code = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    let trace_id = TraceId(crate::telemetry::adopt(&span, headers));
+    let trace_id = TraceId(crate::telemetry::adopt(&span, headers, router_allowed(state, headers)));
     span.record("trace_id", trace_id.0.as_str());
+    let unavailable = |message: &str| {
+        let mut out = error_response(headers, StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", message);
+        // as for every SERVICE_UNAVAILABLE: the id that finds the request's log lines
+        let body = json!({ "errors": [{ "message": message,
+            "extensions": { "code": "SERVICE_UNAVAILABLE", "traceId": trace_id.0.as_str() } }] });
+        *out.body_mut() = axum::body::Body::from(body.to_string());
+        out
+    };
     let response = match state.in_flight.try_acquire() {
         Err(_) => {
             super::metrics::REQUESTS_SHED.fetch_add(1, Ordering::Relaxed);
-            let mut out = error_response(
-                headers,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "SERVICE_UNAVAILABLE",
-                "the service is at capacity: retry in a second",
-            );
+            let mut out = unavailable("the service is at capacity: retry in a second");
             out.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             out
         }
         Ok(_permit) => {
-            match tokio::time::timeout(
-                state.config.transport.request_timeout,
-                handling(trace_id).instrument(span.clone()),
-            )
-            .await
-            {
+            let handled = handling(trace_id.clone()).instrument(span.clone());
+            match tokio::time::timeout(state.config.transport.request_timeout, handled).await {
                 Ok(response) => response,
                 Err(_) => {
                     super::metrics::REQUESTS_TIMED_OUT.fetch_add(1, Ordering::Relaxed);
-                    error_response(
-                        headers,
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "SERVICE_UNAVAILABLE",
+                    unavailable(
                         "the request did not finish in time (a mutation still completes: retry with its idempotency key)",
                     )
                 }
@@ -272,8 +268,12 @@ async fn execute(
         graphql.operation.type = kind,
         graphql.operation.name = operation.as_deref().unwrap_or(""),
         // the document's hash, not its text (inline literals may carry learner data)
-        graphql.document.hash = %format_args!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(query_text.as_bytes())),
+        graphql.document.hash = tracing::field::Empty,
     );
+    if crate::telemetry::exporting() {
+        let hash = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(query_text.as_bytes()));
+        operation_span.record("graphql.document.hash", hash.as_str());
+    }
     let mut response = if mutation {
         // A mutation runs to its end even when the client goes away: dropping it between two
         // statements of a transaction would hand the pooled connection back mid-transaction.
@@ -334,7 +334,9 @@ async fn execute(
         let trace = recorder.finish(&response.errors, state.config.ftv1.errors);
         response.extensions.insert("ftv1".to_owned(), async_graphql::Value::String(trace));
     }
-    super::metrics::request(mutation, operation.as_deref(), response.errors.is_empty(), started.elapsed());
+    // a name counts once the operation was valid (a client cannot fill the series with junk names)
+    let named = if request_error { None } else { operation.as_deref() };
+    super::metrics::request(mutation, named, response.errors.is_empty(), started.elapsed());
     for error in &response.errors {
         if let Some(async_graphql::Value::String(code)) = error.extensions.as_ref().and_then(|e| e.get("code")) {
             super::metrics::error(code);
@@ -420,9 +422,8 @@ fn error_response(headers: &HeaderMap, status: StatusCode, code: &str, message: 
     out
 }
 
-/// Whether the operation the request runs is a mutation (false when it names no operation of
-/// the document: execution reports that).
-/// Whether the operation a request runs is a mutation, and its name.
+/// Whether the operation a request runs is a mutation, and its name (false and None when it
+/// names no operation of the document: execution reports that).
 fn operation_of(request: &mut async_graphql::Request) -> (bool, Option<String>) {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
     let name = request.operation_name.clone();

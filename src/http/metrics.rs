@@ -30,18 +30,15 @@ const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 /// Requests and latency for one operation type and outcome. `buckets[i]` counts requests in
 /// bucket i alone (one increment per request); the scrape adds them up.
 struct Series {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
+    /// One per bucket, and a last one for requests slower than the largest bound: the count is
+    /// their sum, read once per scrape, so `+Inf` never falls below a finite bucket.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
     sum_micros: AtomicU64,
 }
 
 impl Series {
     const fn new() -> Self {
-        Self {
-            buckets: [const { AtomicU64::new(0) }; BUCKETS.len()],
-            count: AtomicU64::new(0),
-            sum_micros: AtomicU64::new(0),
-        }
+        Self { buckets: [const { AtomicU64::new(0) }; BUCKETS.len() + 1], sum_micros: AtomicU64::new(0) }
     }
 }
 
@@ -103,10 +100,8 @@ pub fn request(mutation: bool, operation: Option<&str>, ok: bool, took: Duration
     }
     let series = &SERIES[index];
     let seconds = took.as_secs_f64();
-    if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
-        series.buckets[i].fetch_add(1, Ordering::Relaxed);
-    }
-    series.count.fetch_add(1, Ordering::Relaxed);
+    let i = BUCKETS.iter().position(|le| seconds <= *le).unwrap_or(BUCKETS.len());
+    series.buckets[i].fetch_add(1, Ordering::Relaxed);
     series.sum_micros.fetch_add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
@@ -182,7 +177,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     counter(
         &mut out,
         "learngraph_pg_slow_statements_total",
-        "SQL statements slower than DB_SLOW_QUERY_THRESHOLD.",
+        "SQL statements slower than SLOW_QUERY_THRESHOLD.",
         pg.slow_statements(),
     );
     counter(
@@ -250,7 +245,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             n += series.buckets[i].load(Ordering::Relaxed);
             let _ = writeln!(out, "learngraph_graphql_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {n}");
         }
-        let count = series.count.load(Ordering::Relaxed);
+        let count = n + series.buckets[BUCKETS.len()].load(Ordering::Relaxed);
         let sum = series.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "learngraph_graphql_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}");
         let _ = writeln!(out, "learngraph_graphql_request_duration_seconds_sum{{{labels}}} {sum}");

@@ -38,15 +38,21 @@ where
     use tracing::Instrument as _;
     // one span per database call: an OpenTelemetry client span; the statement is recorded by
     // the driver hooks (SeaORM's metric callback, Mongo's command events), value-free
-    let span = tracing::info_span!(
-        "db",
-        otel.name = what,
-        otel.kind = "client",
-        otel.status_code = tracing::field::Empty,
-        db.system.name = store.system(),
-        db.operation.name = what,
-        db.query.text = tracing::field::Empty,
-    );
+    // inside a request (or a loader batch) only: the projector's polls and health pings would
+    // otherwise each be a trace of their own
+    let span = if tracing::Span::current().is_none() {
+        tracing::Span::none()
+    } else {
+        tracing::info_span!(
+            "db",
+            otel.name = what,
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            db.system.name = store.system(),
+            db.operation.name = what,
+            db.query.text = tracing::field::Empty,
+        )
+    };
     let outcome = match tokio::time::timeout(deadline, call).instrument(span.clone()).await {
         Ok(result) => result.map_err(StoreError::from),
         Err(_) => Err(StoreError::timeout(store, what)),

@@ -107,6 +107,10 @@ async fn the_test_stack_runs_deploy_pgbouncer_ini() {
             checked += 1;
         }
     }
+    assert_eq!(checked + substituted.len(), wanted.len(), "every setting is either as written or substituted");
+    // the substituted ones are the loopback test values, not the production ones
+    assert_eq!(running.get("listen_addr").map(String::as_str), Some("127.0.0.1"));
+    assert_eq!(running.get("min_pool_size").map(String::as_str), Some("0"));
     assert_eq!(running.get("pool_mode").map(String::as_str), Some("transaction"));
     assert!(running.get("max_prepared_statements").and_then(|v| v.parse::<u32>().ok()) > Some(0));
     println!("pgbouncer.ini: {checked} settings as written, {} substituted", substituted.len());

@@ -86,6 +86,9 @@ async fn every_family_is_there_and_moves_under_traffic() {
     assert!(sample(&after, failed) - sample(&before, failed) >= 1.0, "{after}");
     assert!(sample(&after, under_10s) - sample(&before, under_10s) >= 3.0, "{after}");
     assert!(sample(&after, sum) > sample(&before, sum), "{after}");
+    let inf = "learngraph_graphql_request_duration_seconds_bucket{operation_type=\"query\",outcome=\"ok\",le=\"+Inf\"}";
+    assert_eq!(sample(&after, inf), sample(&after, ok), "+Inf is the count");
+    assert!(sample(&after, inf) >= sample(&after, under_10s), "buckets are cumulative");
     for code in ["UNAUTHENTICATED", "TOO_MANY_ALIASES"] {
         let series = format!("learngraph_errors_total{{code=\"{code}\"}}");
         assert!(sample(&after, &series) - sample(&before, &series) >= 1.0, "{series}:\n{after}");

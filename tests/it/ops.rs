@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::support::{ask, error_codes, first_row, sql_exec, token, TestApp, TestDb, TEST_JWT_SECRET};
 
 const OPS: &str = "{ ops { \
-    statements(first: 50) { query calls totalMs meanMs rows cacheHitRatio } \
+    statements(first: 100) { query calls totalMs meanMs rows cacheHitRatio } \
     cacheHitRatio \
     indexes { table index scans tuplesRead sizeBytes } \
     connections { state application connections longestSeconds } \
@@ -75,7 +75,11 @@ async fn ops_reports_real_figures_after_a_load_run_to_admins_only() {
         .map(|s| s["calls"].as_i64().unwrap_or(0))
         .max()
         .unwrap_or(0);
-    assert!(busiest >= 30, "no courses statement with 30 calls: {statements:#?}");
+    let listed: Vec<String> = statements
+        .iter()
+        .map(|s| format!("{} × {:.80}", s["calls"], s["query"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(busiest >= 30, "no courses statement with 30 calls: {listed:#?}");
     for s in statements {
         let query = s["query"].as_str().unwrap_or_default();
         assert!(!query.contains(&slugs[0]), "a value in {query}");

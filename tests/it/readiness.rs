@@ -37,6 +37,13 @@ async fn readyz_names_mongo_when_it_is_down_and_recovers_within_five_seconds() {
     assert_eq!(body["checks"]["postgres"], "up");
     // the liveness probe does not depend on the stores
     assert_eq!(app.get_json("/healthz").await.0, 200);
+    // a probe that needs PostgreSQL alone (reads fall back to it) stays ready, and still says
+    // which store is down; an unknown store is a bad request
+    let (status, body) = app.get_json("/readyz?require=postgres").await;
+    assert_eq!((status, &body["down"]), (200, &serde_json::json!(["mongo"])), "{body}");
+    assert_eq!(app.get_json("/readyz?require=postgres,mongo").await.0, 503);
+    let (status, body) = app.get_json("/readyz?require=redis").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("BAD_REQUEST")), "{body}");
 
     // Mongo comes back on the same port: ready again within 5 s
     let _mongo = start_secantus(port);

@@ -82,6 +82,12 @@ fn descends(spans: &HashMap<Vec<u8>, &Span>, span: &Span, ancestor: &Span) -> bo
     false
 }
 
+/// A trace id an untrusted caller sends.
+const UNTRUSTED: &str = "aaaabbbbccccddddeeeeffff00001111";
+
+/// The gateway's secret: only requests carrying it continue the caller's trace.
+const ROUTER: &str = "the-gateway-secret";
+
 const TREE: &str = "query TraceTree($slug: String) { \
     courses(first: 5) { nodes { slug instructor { displayName } category { name } } } \
     course(slug: $slug) { title lessons { title } } }";
@@ -99,6 +105,7 @@ async fn a_nested_query_exports_its_span_tree_in_the_callers_trace() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
             ("OTEL_BSP_SCHEDULE_DELAY", "100"),
             ("AUTH_JWT_HS256_SECRET", TEST_JWT_SECRET),
+            ("ROUTER_SECRET", ROUTER),
         ],
     )
     .await;
@@ -110,6 +117,7 @@ async fn a_nested_query_exports_its_span_tree_in_the_callers_trace() {
         client
             .post(&service.url)
             .header("traceparent", format!("00-{trace}-{caller}-01"))
+            .header("router-authorization", ROUTER)
             .json(&json!({ "query": TREE, "variables": { "slug": slug } })),
     )
     .await;
@@ -119,7 +127,9 @@ async fn a_nested_query_exports_its_span_tree_in_the_callers_trace() {
     // what a client sends must not reach a span: variables, inline literals, the token
     let bearer = token("7b0e4a3c-58b5-4d5e-9f8a-2f2f6f9c0d11", "student", 300);
     let secret = "needle-in-a-variable-5d1c";
-    let leaked = send_json(client.post(&service.url).bearer_auth(&bearer).json(&json!({
+    // (from a caller without the router's secret: its trace is linked, not continued)
+    let untrusted = client.post(&service.url).header("traceparent", format!("00-{UNTRUSTED}-{caller}-01"));
+    let leaked = send_json(untrusted.bearer_auth(&bearer).json(&json!({
         "query": "query Leak($s: String) { a: courses(filter: { search: $s }) { totalCount } \
                   b: courses(filter: { search: \"needle-inline-77ab\" }) { totalCount } }",
         "variables": { "s": secret }
@@ -207,6 +217,12 @@ async fn a_nested_query_exports_its_span_tree_in_the_callers_trace() {
     // the other request started a trace of its own, and nothing it carried was exported
     let leak = received.spans.iter().find(|s| s.name == "query Leak").expect("the Leak operation");
     assert_ne!(hex(&leak.trace_id), trace);
+    assert_ne!(hex(&leak.trace_id), UNTRUSTED, "an untrusted caller's trace was continued");
+    let leak_request = received.spans.iter().find(|s| s.span_id == leak.parent_span_id).expect("the Leak request span");
+    assert!(leak_request.parent_span_id.is_empty(), "the untrusted request starts a trace");
+    assert!(leak_request.links.iter().any(|l| hex(&l.trace_id) == UNTRUSTED), "linked to the caller's trace");
+    // spans only: log events (which may carry a store's error text) are never exported
+    assert!(received.spans.iter().all(|s| s.events.is_empty()), "a log event was exported");
     for body in &received.bodies {
         let text = String::from_utf8_lossy(body);
         for needle in [secret, "needle-inline-77ab", bearer.as_str(), &slug] {

@@ -43,7 +43,8 @@ impl MongoStore {
     pub async fn collection_stats(&self) -> Result<Vec<CollectionStats>, StoreError> {
         let deadline = self.op_timeout();
         let mut names = with_deadline(crate::error::Store::Mongo, "list collections", deadline, async {
-            self.database().list_collection_names().await
+            // collections only: $collStats fails on a view
+            self.database().list_collection_names().filter(doc! { "type": "collection" }).await
         })
         .await?;
         names.retain(|n| !n.starts_with("system."));

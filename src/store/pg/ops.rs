@@ -74,7 +74,7 @@ impl PgStore {
                     s.stddev_exec_time AS stddev_ms, s.rows, \
                     s.shared_blks_hit::float8 / nullif(s.shared_blks_hit + s.shared_blks_read, 0) AS cache_hit_ratio \
              FROM pg_stat_statements s \
-             WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND s.toplevel \
              ORDER BY s.total_exec_time DESC LIMIT $1",
             [(limit as i64).into()],
         ));
