@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod http;
 pub mod loaders;
 pub mod migrate;
+pub mod progress;
 pub mod projection;
 pub mod seed;
 pub mod store;

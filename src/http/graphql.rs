@@ -1,12 +1,11 @@
 //! The GraphQL endpoint: GET and POST on `/graphql`, GraphiQL for browsers, and the response
 //! media type negotiated from `Accept` (GraphQL over HTTP).
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::GraphQLRequest;
 use axum::{
     extract::State,
     http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde_json::json;
 
@@ -83,7 +82,7 @@ pub async fn get(
     let no_query = uri.query().is_none_or(str::is_empty);
     if no_query && wants_html(&headers) {
         if state.config.graphiql {
-            return Html(GraphiQLSource::build().endpoint("/graphql").title("LearnGraph").finish()).into_response();
+            return super::graphiql::page();
         }
         return error_response(&headers, StatusCode::NOT_FOUND, "NOT_FOUND", "GraphiQL is turned off (GRAPHIQL=false)");
     }

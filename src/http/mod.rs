@@ -1,6 +1,7 @@
 //! HTTP: the router, the GraphQL endpoint, the health probes and the metrics.
 
 pub mod fuzz;
+mod graphiql;
 mod graphql;
 mod health;
 pub mod limits;
@@ -14,9 +15,15 @@ use axum::{routing::get, Router};
 use crate::app::AppState;
 
 /// Every route the service answers.
+/// The version of the GraphiQL bundle embedded in this binary ("missing" without one).
+pub fn graphiql_version() -> &'static str {
+    graphiql::VERSION
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{version}/{file}", get(graphiql::asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::metrics))

@@ -53,6 +53,7 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
     let mongo = &mongo.with_op_timeout(MAINTENANCE_DEADLINE);
     let stats = ProjectorStats::default();
     let mut report = RebuildReport::default();
+    let mut progress = crate::progress::Progress::new("rebuild", "documents", None);
     for kind in Kind::ALL {
         let started = Instant::now();
         let mut written = 0;
@@ -69,12 +70,13 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
                 ));
             }
             written += outcome.written as u64;
-            eprintln!("rebuild: {}: {written} documents", kind.collection());
+            progress.add(outcome.written as u64, kind.collection());
             after = Some(last);
         }
         report.kinds.push((kind, written, started.elapsed()));
         report.removed += remove_orphans(pg, mongo, kind).await?;
     }
+    progress.finish();
     Ok(report)
 }
 

@@ -158,12 +158,15 @@ async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<Seed
         .map_err(|e| e.to_string())?;
     }
     let mut tables = Vec::new();
-    for (table, columns, body) in data.tables() {
+    let all = data.tables();
+    let total = all.iter().flat_map(|(_, _, body)| body.iter().map(|(_, rows)| rows)).sum();
+    let mut progress = crate::progress::Progress::new("seed", "rows", Some(total));
+    for (table, columns, body) in all {
         let t = Instant::now();
-        let rows = copy(&mut tx, table, columns, body).await.map_err(SeedError::Failed)?;
+        let rows = copy(&mut tx, table, columns, body, &mut progress).await.map_err(SeedError::Failed)?;
         tables.push((table, rows, t.elapsed()));
-        eprintln!("seed: {table}: {rows} rows in {:.1} s", t.elapsed().as_secs_f64());
     }
+    progress.finish();
     tx.commit().await.map_err(|e| e.to_string())?;
     sqlx::raw_sql("ANALYZE categories, users, courses, lessons, quizzes, enrollments, user_progress, quiz_attempts")
         .execute(&mut *conn)
@@ -173,13 +176,20 @@ async fn seed(conn: &mut PgConnection, scale: Scale, force: bool) -> Result<Seed
 }
 
 /// Streams one table's CSV rows through COPY.
-async fn copy(conn: &mut PgConnection, table: &str, columns: &str, body: Vec<Vec<u8>>) -> Result<u64, String> {
+async fn copy(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &str,
+    body: Chunks,
+    progress: &mut crate::progress::Progress,
+) -> Result<u64, String> {
     let mut copy = conn
         .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"))
         .await
         .map_err(|e| format!("COPY {table}: {e}"))?;
-    for chunk in body {
+    for (chunk, rows) in body {
         copy.send(chunk).await.map_err(|e| format!("COPY {table}: {e}"))?;
+        progress.add(rows, table);
     }
     copy.finish().await.map_err(|e| format!("COPY {table}: {e}"))
 }
@@ -187,11 +197,16 @@ async fn copy(conn: &mut PgConnection, table: &str, columns: &str, body: Vec<Vec
 // ------------------------------------------------------------------------------------------
 // Generation
 
-/// CSV for COPY, cut into chunks of about 4 MiB.
+/// A table's CSV chunks and the rows in each.
+type Chunks = Vec<(Vec<u8>, u64)>;
+
+/// CSV for COPY, cut into chunks of about 1 MiB (progress is shown per chunk).
 #[derive(Default)]
 struct Csv {
-    chunks: Vec<Vec<u8>>,
+    /// Chunks and the rows in each.
+    chunks: Chunks,
     buf: Vec<u8>,
+    rows: u64,
     first: bool,
 }
 
@@ -245,8 +260,9 @@ impl Csv {
     fn row(&mut self) {
         self.buf.push(b'\n');
         self.first = true;
-        if self.buf.len() >= 4 << 20 {
-            self.chunks.push(std::mem::take(&mut self.buf));
+        self.rows += 1;
+        if self.buf.len() >= 1 << 20 {
+            self.chunks.push((std::mem::take(&mut self.buf), std::mem::take(&mut self.rows)));
         }
     }
 
@@ -254,9 +270,9 @@ impl Csv {
         Self { first: true, ..Self::default() }
     }
 
-    fn finish(mut self) -> Vec<Vec<u8>> {
+    fn finish(mut self) -> Chunks {
         if !self.buf.is_empty() {
-            self.chunks.push(self.buf);
+            self.chunks.push((self.buf, self.rows));
         }
         self.chunks
     }
@@ -274,7 +290,7 @@ struct Generated {
 }
 
 impl Generated {
-    fn tables(self) -> Vec<(&'static str, &'static str, Vec<Vec<u8>>)> {
+    fn tables(self) -> Vec<(&'static str, &'static str, Chunks)> {
         vec![
             ("categories", "id, parent_id, name, slug, description, position, created_at, updated_at", self.categories.finish()),
             ("users", "id, email, password_hash, first_name, last_name, role, country, subscription_tier, is_active, last_login_at, created_at, updated_at", self.users.finish()),
@@ -659,7 +675,9 @@ mod tests {
 
     #[test]
     fn the_same_scale_generates_the_same_bytes() {
-        let flat = |g: Generated| g.tables().into_iter().flat_map(|(_, _, body)| body).flatten().collect::<Vec<u8>>();
+        let flat = |g: Generated| {
+            g.tables().into_iter().flat_map(|(_, _, body)| body).flat_map(|(chunk, _)| chunk).collect::<Vec<u8>>()
+        };
         assert_eq!(flat(generate(Scale::Ci)), flat(generate(Scale::Ci)));
     }
 
@@ -668,7 +686,10 @@ mod tests {
         let mut c = Csv::start();
         c.text("say \"hi\", ok").opt_text(None).raw(3);
         c.row();
-        assert_eq!(String::from_utf8(c.finish().concat()).expect("utf8"), "\"say \"\"hi\"\", ok\",,3\n");
+        assert_eq!(
+            String::from_utf8(c.finish().into_iter().flat_map(|(chunk, _)| chunk).collect()).expect("utf8"),
+            "\"say \"\"hi\"\", ok\",,3\n"
+        );
     }
 
     #[test]

@@ -51,6 +51,10 @@ async fn seed_refuses_a_database_with_data_unless_forced() {
     let forced = run(true);
     assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
     assert!(String::from_utf8_lossy(&forced.stdout).contains("rows/s"));
+    // progress on stderr: not a terminal here, so plain lines, ending with the total and rate
+    let progress = String::from_utf8_lossy(&forced.stderr);
+    let last = progress.lines().rfind(|l| l.starts_with("seed: ")).unwrap_or_default();
+    assert!(last.contains(" rows in ") && last.ends_with(" rows/s)") && !progress.contains('\r'), "{progress}");
 }
 
 #[tokio::test]

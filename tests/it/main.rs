@@ -16,6 +16,7 @@ mod discovery;
 mod faults;
 mod federation;
 mod fields;
+mod graphiql;
 mod http_audit;
 mod learner;
 mod metrics;
