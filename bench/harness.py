@@ -813,6 +813,9 @@ def report(results: dict, open_loop: dict, queries: list, targets: list, quick: 
     path.write_text(table + "\n")
     print(table)
     log(f"results in {path.relative_to(ROOT)}")
+    if not quick:
+        # the README's chart: bench/results/latest.svg
+        subprocess.run([sys.executable, str(ROOT / "bench" / "chart.py"), str(path)], check=False)
 
 
 if __name__ == "__main__":
