@@ -38,9 +38,10 @@ where
     use tracing::Instrument as _;
     // one span per database call: an OpenTelemetry client span; the statement is recorded by
     // the driver hooks (SeaORM's metric callback, Mongo's command events), value-free
-    // inside a request (or a loader batch) only: the projector's polls and health pings would
-    // otherwise each be a trace of their own
-    let span = if tracing::Span::current().is_none() {
+    // for exported traces only (logs carry the request's id without it), and inside a request
+    // or a loader batch only: the projector's polls and health pings would otherwise each be a
+    // trace of their own
+    let span = if !crate::telemetry::exporting() || tracing::Span::current().is_none() {
         tracing::Span::none()
     } else {
         tracing::info_span!(

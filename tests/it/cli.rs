@@ -13,6 +13,16 @@ fn learngraph() -> Command {
     cmd
 }
 
+/// The binary pointed at a test's database and its own Mongo database.
+fn learngraph_on(db: &TestDb) -> Command {
+    let mut cmd = learngraph();
+    cmd.env("DATABASE_URL", &db.pooled_url)
+        .env("DATABASE_DIRECT_URL", &db.direct_url)
+        .env("MONGODB_URI", &stack().mongo_uri)
+        .env("MONGODB_DATABASE", &db.name);
+    cmd
+}
+
 #[test]
 fn a_bad_configuration_value_names_the_variable_and_exits_non_zero() {
     let out = learngraph()
@@ -63,12 +73,8 @@ async fn replicas_migrating_at_once_all_succeed() {
     let db = TestDb::empty().await;
     let runs: Vec<_> = (0..3)
         .map(|_| {
-            learngraph()
+            learngraph_on(&db)
                 .args(["migrate", "up"])
-                .env("DATABASE_URL", &db.pooled_url)
-                .env("DATABASE_DIRECT_URL", &db.direct_url)
-                .env("MONGODB_URI", &stack().mongo_uri)
-                .env("MONGODB_DATABASE", &db.name)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -87,13 +93,9 @@ async fn replicas_migrating_at_once_all_succeed() {
 async fn sigterm_stops_the_server_cleanly() {
     let db = TestDb::migrated().await;
     let port = free_port();
-    let mut child = learngraph()
+    let mut child = learngraph_on(&db)
         .args(["serve"])
         .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &db.pooled_url)
-        .env("DATABASE_DIRECT_URL", &db.direct_url)
-        .env("MONGODB_URI", &stack().mongo_uri)
-        .env("MONGODB_DATABASE", &db.name)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

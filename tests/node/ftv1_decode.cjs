@@ -1,14 +1,6 @@
 // Decodes an ftv1 trace (base64 on stdin) with Apollo's own protobuf package, as a router
 // does, and prints the Trace as JSON. Run by tests/it/federation.rs.
-const path = require("node:path");
-const { createRequire } = require("node:module");
-
-const modules = process.env.LG_NODE_MODULES;
-if (!modules) {
-  console.error("LG_NODE_MODULES is not set: run the tests with scripts/test");
-  process.exit(2);
-}
-const load = createRequire(path.join(modules, "index.js"));
+const load = require("./modules.cjs");
 const { Trace } = load("@apollo/usage-reporting-protobuf");
 
 let input = "";

@@ -11,15 +11,8 @@
 // carries `extensions.fetches`: the requests the gateway sent to each subgraph, with the
 // number of representations per type (what a subgraph's _entities call was asked for).
 const fs = require("node:fs");
-const path = require("node:path");
-const { createRequire } = require("node:module");
 
-const modules = process.env.LG_NODE_MODULES;
-if (!modules) {
-  console.error("LG_NODE_MODULES is not set: run the tests with scripts/test");
-  process.exit(2);
-}
-const load = createRequire(path.join(modules, "index.js"));
+const load = require("./modules.cjs");
 const { parse } = load("graphql");
 const { composeServices } = load("@apollo/composition");
 const { ApolloGateway, RemoteGraphQLDataSource } = load("@apollo/gateway");

@@ -7,16 +7,7 @@
 //   node tests/node/graphiql.cjs <service origin> <screenshot.png>
 //
 // Prints one JSON line: { requests, blocked, errors, result } (result: the response pane's text).
-const { createRequire } = require("node:module");
-const path = require("node:path");
-
-const modules = process.env.LG_NODE_MODULES;
-if (!modules) {
-  console.error("LG_NODE_MODULES is not set: run the tests with scripts/test");
-  process.exit(2);
-}
-const requireFrom = createRequire(path.join(modules, "noop.js"));
-const { chromium } = requireFrom("playwright-core");
+const { chromium } = require("./modules.cjs")("playwright-core");
 
 const [origin, screenshot] = process.argv.slice(2);
 const chromiumPath = process.env.LG_CHROMIUM || "/usr/bin/chromium";

@@ -3,15 +3,7 @@
 // pointing at the packages scripts/test installed.
 //
 //   node tests/node/http_audit.cjs http://127.0.0.1:PORT/graphql
-const path = require("node:path");
-const { createRequire } = require("node:module");
-
-const modules = process.env.LG_NODE_MODULES;
-if (!modules) {
-  console.error("LG_NODE_MODULES is not set: run the tests with scripts/test");
-  process.exit(2);
-}
-const load = createRequire(path.join(modules, "index.js"));
+const load = require("./modules.cjs");
 const { auditServer } = load("graphql-http");
 
 (async () => {
