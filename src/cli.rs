@@ -130,10 +130,18 @@ pub fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Serve => {
-            let app = App::build(config).await.map_err(|e| e.to_string())?;
+            // installed before the port opens: a stop request during start-up ends it cleanly
+            let mut stop = Box::pin(shutdown_signal());
+            let app = tokio::select! {
+                app = App::build(config) => app.map_err(|e| e.to_string())?,
+                () = &mut stop => {
+                    tracing::info!("stopped while starting");
+                    return Ok(());
+                }
+            };
             let addr = app.local_addr().map_err(|e| e.to_string())?;
             tracing::info!(%addr, "serving GraphQL on http://{addr}/graphql");
-            app.serve(shutdown_signal()).await.map_err(|e| e.to_string())
+            app.serve(stop).await.map_err(|e| e.to_string())
         }
         Command::Migrate { action } => match action {
             MigrateAction::Up => migrate::up(&config).await,
@@ -183,9 +191,10 @@ async fn project(action: ProjectAction, config: Config) -> Result<(), String> {
                 println!("projected {n} outbox rows; the outbox is empty");
                 return Ok(());
             }
+            let signal = shutdown_signal();
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let task = tokio::spawn(p.run(config.projector.poll, stopped));
-            shutdown_signal().await;
+            signal.await;
             let _ = stop.send(true);
             let _ = task.await;
             Ok(())

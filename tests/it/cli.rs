@@ -101,6 +101,27 @@ async fn sigterm_stops_the_server_cleanly() {
         .spawn()
         .expect("starts");
     wait_for_port(port, Duration::from_secs(20)).await;
+    terminate_and_expect_success(&mut child).await;
+
+    // still starting: PostgreSQL accepts the connection and never answers
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let mut child = learngraph_on(&db)
+        .args(["serve"])
+        .env("DATABASE_URL", format!("postgres://u:p@127.0.0.1:{silent_port}/db"))
+        .env("DATABASE_DIRECT_URL", format!("postgres://u:p@127.0.0.1:{silent_port}/db"))
+        .env("DB_CONNECTION_TIMEOUT", "60000")
+        .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starts");
+    let (_held, _) =
+        tokio::time::timeout(Duration::from_secs(20), silent.accept()).await.expect("connects").expect("accepts");
+    terminate_and_expect_success(&mut child).await;
+}
+
+async fn terminate_and_expect_success(child: &mut std::process::Child) {
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let start = Instant::now();
