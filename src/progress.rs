@@ -1,6 +1,7 @@
 //! Progress of long commands (`seed`, `project rebuild`) on stderr: one line rewritten in
 //! place on a terminal (every 100 ms), plain lines every 2 s otherwise (logs, CI), with the
-//! rate and, when the total is known, the share done and the time left.
+//! rate and, when the total is known, the share done and the time left. The first step is
+//! always shown, so the total is on screen at once.
 
 use std::{
     io::{IsTerminal as _, Write as _},
@@ -13,22 +14,29 @@ pub struct Progress {
     total: Option<u64>,
     done: u64,
     started: Instant,
-    shown: Instant,
+    shown: Option<Instant>,
     terminal: bool,
 }
 
 impl Progress {
     pub fn new(label: &'static str, unit: &'static str, total: Option<u64>) -> Self {
-        let now = Instant::now();
-        Self { label, unit, total, done: 0, started: now, shown: now, terminal: std::io::stderr().is_terminal() }
+        Self {
+            label,
+            unit,
+            total,
+            done: 0,
+            started: Instant::now(),
+            shown: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
     }
 
     /// Counts `n` more, and shows the line when it is time to.
     pub fn add(&mut self, n: u64, what: &str) {
         self.done += n;
         let every = if self.terminal { Duration::from_millis(100) } else { Duration::from_secs(2) };
-        if self.shown.elapsed() >= every {
-            self.shown = Instant::now();
+        if self.shown.is_none_or(|at| at.elapsed() >= every) {
+            self.shown = Some(Instant::now());
             let line = self.line(what);
             let mut err = std::io::stderr().lock();
             let _ = if self.terminal { write!(err, "\r\x1b[2K{line}") } else { writeln!(err, "{line}") };
@@ -60,7 +68,7 @@ impl Progress {
                 " / {} {} ({:.0}%), ETA {left:.0} s",
                 thousands(total),
                 self.unit,
-                100.0 * self.done as f64 / total as f64
+                (100.0 * self.done as f64 / total as f64).min(100.0)
             );
         } else {
             line += &format!(" {}", self.unit);

@@ -104,6 +104,21 @@ pub async fn keys_after(
     Ok(rows.into_iter().map(|r| r.key).collect())
 }
 
+/// How many aggregates of `kind` PostgreSQL holds: the total a rebuild works through.
+pub async fn count(db: &impl ConnectionTrait, kind: Kind) -> Result<u64, StoreError> {
+    let sql = match kind {
+        Kind::Course => "SELECT count(*) AS n FROM courses",
+        Kind::Attempt => "SELECT count(*) AS n FROM quiz_attempts",
+        Kind::Progress => "SELECT count(*) AS n FROM enrollments",
+    };
+    #[derive(FromQueryResult)]
+    struct Count {
+        n: i64,
+    }
+    let row = Count::find_by_statement(Statement::from_string(DbBackend::Postgres, sql)).one(db).await?;
+    Ok(row.map_or(0, |r| r.n.max(0) as u64))
+}
+
 fn parse_uuids(keys: &[String]) -> Vec<Uuid> {
     keys.iter().filter_map(|k| Uuid::parse_str(k).ok()).collect()
 }

@@ -53,7 +53,11 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
     let mongo = &mongo.with_op_timeout(MAINTENANCE_DEADLINE);
     let stats = ProjectorStats::default();
     let mut report = RebuildReport::default();
-    let mut progress = crate::progress::Progress::new("rebuild", "documents", None);
+    let mut total = 0;
+    for kind in Kind::ALL {
+        total += build::count(pg, kind).await?;
+    }
+    let mut progress = crate::progress::Progress::new("rebuild", "documents", Some(total));
     for kind in Kind::ALL {
         let started = Instant::now();
         let mut written = 0;
