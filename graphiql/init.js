@@ -6,12 +6,17 @@
   var examples = [
     {
       query:
-        '# Course discovery: the newest published courses, with category, instructor and lesson count.\n' +
-        '# Try filter: { levels: [BEGINNER] }, search: "rust", orderBy: RATING, or page with `after`.\n' +
+        '# Course discovery: the newest published courses.\n' +
+        '# Try filter: { levels: [BEGINNER] }, search: "rust",\n' +
+        '# orderBy: RATING, or the next page with after: endCursor.\n' +
         'query Discovery($first: Int = 10) {\n' +
         '  courses(first: $first, orderBy: NEWEST) {\n' +
         '    totalCount\n' +
-        '    nodes { slug title level price rating category { name } instructor { firstName lastName } lessonCount }\n' +
+        '    nodes {\n' +
+        '      slug title level price rating lessonCount\n' +
+        '      category { name }\n' +
+        '      instructor { firstName lastName }\n' +
+        '    }\n' +
         '    pageInfo { hasNextPage endCursor }\n' +
         '  }\n' +
         '}\n',
@@ -19,7 +24,7 @@
     },
     {
       query:
-        '# A course page: put a slug from the Discovery tab in the variables.\n' +
+        '# A course page: a slug from Discovery goes in Variables.\n' +
         'query CoursePage($slug: String) {\n' +
         '  course(slug: $slug) {\n' +
         '    title description price rating tags\n' +
@@ -31,11 +36,15 @@
     },
     {
       query:
-        '# The signed-in learner\'s dashboard (paste a bearer token into Headers).\n' +
+        '# The signed-in learner\'s dashboard:\n' +
+        '# paste a bearer token into Headers.\n' +
         'query Dashboard {\n' +
         '  me {\n' +
         '    enrollments(first: 10) {\n' +
-        '      nodes { course { slug title } progress { lessons { lessonId completionPercentage } } }\n' +
+        '      nodes {\n' +
+        '        course { slug title }\n' +
+        '        progress { lessons { lessonId completionPercentage } }\n' +
+        '      }\n' +
         '    }\n' +
         '  }\n' +
         '}\n',
@@ -43,7 +52,8 @@
     },
     {
       query:
-        '# A quiz with the signed-in learner\'s attempts (paste a bearer token into Headers).\n' +
+        '# A quiz with the signed-in learner\'s attempts:\n' +
+        '# paste a bearer token into Headers.\n' +
         'query Quiz($id: ID!) {\n' +
         '  quiz(id: $id) {\n' +
         '    title passingScore\n' +
@@ -56,14 +66,27 @@
     },
   ];
   var fetcher = GraphiQL.createFetcher({ url: window.location.origin + '/graphql' });
+  var props = {
+    fetcher: fetcher,
+    defaultTabs: examples,
+    isHeadersEditorEnabled: true,
+    shouldPersistHeaders: false,
+    defaultEditorToolsVisibility: true,
+  };
+  // GraphiQL (3.8) fills the editors of the first default tab with its query only: on a first
+  // visit, hand it that tab's variables too. Once tabs are stored, they come back as they were
+  // left (passing variables then would open an extra tab).
+  if (!storedTabs()) {
+    props.variables = examples[0].variables;
+  }
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
-  root.render(
-    React.createElement(GraphiQL, {
-      fetcher: fetcher,
-      defaultTabs: examples,
-      isHeadersEditorEnabled: true,
-      shouldPersistHeaders: false,
-      defaultEditorToolsVisibility: true,
-    })
-  );
+  root.render(React.createElement(GraphiQL, props));
+
+  function storedTabs() {
+    try {
+      return window.localStorage.getItem('graphiql:tabState');
+    } catch (e) {
+      return null; // storage blocked: GraphiQL keeps its tabs in memory
+    }
+  }
 })();

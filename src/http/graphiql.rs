@@ -10,7 +10,8 @@ use axum::{
 
 use crate::app::AppState;
 
-/// The embedded bundle's version (part of every asset URL, so they can be cached for good).
+/// The embedded assets' version, `<GraphiQL's version>-<hash of init.js and page.css>` (part of
+/// every asset URL, so they can be cached for good: a change to any of them changes it).
 pub const VERSION: &str = env!("LG_GRAPHIQL_VERSION");
 
 const GRAPHIQL_JS: &[u8] = include_bytes!(env!("LG_GRAPHIQL_JS"));
@@ -66,5 +67,22 @@ pub async fn asset(State(state): State<AppState>, Path((version, file)): Path<(S
         )
             .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_asset_version_changes_with_our_own_files() {
+        // as build.rs: FNV-1a over init.js then page.css
+        let hash = INIT_JS
+            .iter()
+            .chain(PAGE_CSS)
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3));
+        assert!(VERSION.ends_with(&format!("-{hash:016x}")), "{VERSION}");
+        let npm = VERSION.rsplit_once('-').map_or("", |(v, _)| v);
+        assert!(npm == "missing" || npm.split('.').all(|part| part.parse::<u32>().is_ok()), "{VERSION}");
     }
 }

@@ -48,6 +48,8 @@ async fn graphiql_runs_the_discovery_example_in_a_real_browser_with_no_other_hos
     assert!(requests.contains(&format!("/graphiql/{version}/graphiql.min.js").as_str()), "{requests:?}");
     // one example per domain, and the discovery one answered with the seeded courses
     assert!(report["tabs"].as_array().is_some_and(|t| t.len() >= 4), "{}", report["tabs"]);
+    // the first tab opens with its variables as well as its query
+    assert!(report["variables"].as_str().is_some_and(|v| v.contains("\"first\": 10")), "{}", report["variables"]);
     let result = report["result"].as_str().unwrap_or_default();
     let total = crate::support::first_row(&db, "SELECT count(*)::text FROM courses WHERE is_published").await;
     assert!(result.contains(&format!("\"totalCount\": {total}")), "{result}");

@@ -6,7 +6,8 @@
 //
 //   node tests/node/graphiql.cjs <service origin> <screenshot.png>
 //
-// Prints one JSON line: { requests, blocked, errors, result } (result: the response pane's text).
+// Prints one JSON line: { requests, blocked, errors, tabs, variables, result } (result: the
+// response pane's text; variables: what the Variables editor shows).
 const { chromium } = require("./modules.cjs")("playwright-core");
 
 const [origin, screenshot] = process.argv.slice(2);
@@ -45,6 +46,11 @@ const chromiumPath = process.env.LG_CHROMIUM || "/usr/bin/chromium";
     // the first tab is Discovery: run it
     const tabs = await page.locator(".graphiql-tab").allInnerTexts();
     report.tabs = tabs.map((t) => t.trim()).filter(Boolean);
+    // the visible editor below the query: Variables, with the Discovery example's variables
+    report.variables = await page.evaluate(() => {
+      const editor = document.querySelector(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror");
+      return editor && editor.CodeMirror ? editor.CodeMirror.getValue() : null;
+    });
     await page.locator(".graphiql-execute-button").click();
     await page.waitForFunction(
       () => (document.querySelector(".result-window")?.innerText || "").includes('"totalCount"'),
