@@ -381,16 +381,22 @@ async fn projector(state: &AppState, out: &mut String) {
         crate::projection::projector::backlog(state.pg.db()),
     )
     .await;
-    if let Ok((rows, oldest)) = backlog {
-        let _ = write!(
-            out,
-            "# HELP learngraph_projector_backlog_rows Outbox rows waiting to be projected (all replicas).\n\
-             # TYPE learngraph_projector_backlog_rows gauge\n\
-             learngraph_projector_backlog_rows {rows}\n\
-             # HELP learngraph_projector_backlog_oldest_seconds Age of the oldest waiting outbox row.\n\
-             # TYPE learngraph_projector_backlog_oldest_seconds gauge\n\
-             learngraph_projector_backlog_oldest_seconds {}\n",
-            oldest.unwrap_or(0.0)
-        );
+    // the families are always described; their samples are left out (no data, not a stale or
+    // made-up value) when PostgreSQL does not answer within the scrape's deadline
+    let _ = write!(
+        out,
+        "# HELP learngraph_projector_backlog_rows Outbox rows waiting to be projected (all replicas).\n\
+         # TYPE learngraph_projector_backlog_rows gauge\n"
+    );
+    if let Ok((rows, _)) = &backlog {
+        let _ = writeln!(out, "learngraph_projector_backlog_rows {rows}");
+    }
+    let _ = write!(
+        out,
+        "# HELP learngraph_projector_backlog_oldest_seconds Age of the oldest waiting outbox row.\n\
+         # TYPE learngraph_projector_backlog_oldest_seconds gauge\n"
+    );
+    if let Ok((_, oldest)) = &backlog {
+        let _ = writeln!(out, "learngraph_projector_backlog_oldest_seconds {}", oldest.unwrap_or(0.0));
     }
 }

@@ -65,6 +65,32 @@ async fn seed_refuses_a_database_with_data_unless_forced() {
     let progress = String::from_utf8_lossy(&forced.stderr);
     let last = progress.lines().rfind(|l| l.starts_with("seed: ")).unwrap_or_default();
     assert!(last.contains(" rows in ") && last.ends_with(" rows/s)") && !progress.contains('\r'), "{progress}");
+    let first = progress.lines().find(|l| l.starts_with("seed: ")).unwrap_or_default();
+    assert!(first.contains(" rows (") && first.contains("%), ETA "), "{progress}");
+}
+
+#[tokio::test]
+async fn project_rebuild_shows_the_total_its_share_and_the_time_left() {
+    let db = TestDb::seeded_ci().await;
+    let total = crate::support::first_row(
+        &db,
+        "SELECT ((SELECT count(*) FROM courses) + (SELECT count(*) FROM quiz_attempts) \
+         + (SELECT count(*) FROM enrollments))::text",
+    )
+    .await;
+    let total: u64 = total.parse().expect("a count");
+    let out = learngraph_on(&db).args(["project", "rebuild"]).output().expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilt in"));
+    let progress = String::from_utf8_lossy(&out.stderr);
+    let first = progress.lines().find(|l| l.starts_with("rebuild: ")).unwrap_or_default();
+    let shown_total = first.split(" / ").nth(1).and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+    assert_eq!(shown_total.replace(',', ""), total.to_string(), "{progress}");
+    assert!(first.contains("%), ETA ") && first.contains("documents/s · courses"), "{progress}");
+    let last = progress.lines().rfind(|l| l.starts_with("rebuild: ")).unwrap_or_default();
+    let written = last.strip_prefix("rebuild: ").and_then(|rest| rest.split(' ').next()).unwrap_or_default();
+    assert_eq!(written.replace(',', ""), total.to_string(), "{progress}");
+    assert!(last.contains(" documents in "), "{progress}");
 }
 
 #[tokio::test]

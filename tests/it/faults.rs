@@ -296,7 +296,13 @@ async fn an_exhausted_pool_answers_quickly_and_recovers() {
     let tx = holder.begin().await.expect("begin");
     tx.execute_unprepared("LOCK TABLE idempotency_keys IN EXCLUSIVE MODE").await.expect("lock");
     let waiting: Vec<_> = (0..2).map(|i| tokio::spawn(enroll(i))).collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let blocked = "SELECT count(*)::text FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let since = Instant::now();
+    while sql_column(&db.direct_url, blocked).await != ["2"] {
+        assert!(since.elapsed() < Duration::from_secs(20), "the two enrolments never waited on the lock");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // anything else finds no connection: SERVICE_UNAVAILABLE within the acquire timeout
     let asked = Instant::now();
     let (third, read) = tokio::join!(enroll(2), app.graphql("{ categories { name } }", json!({})));

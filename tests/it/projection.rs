@@ -228,6 +228,7 @@ async fn reads_fall_back_while_mongo_is_down_and_the_projector_catches_up_after(
         ("MONGO_READ_TIMEOUT", "300"),
     ]))
     .await;
+    app.warm_mongo().await;
     // (the write load below renames the first courses by id: this one is not among them)
     let slug = sql_column(&db.direct_url, "SELECT slug FROM courses WHERE is_published ORDER BY id DESC LIMIT 1")
         .await
@@ -567,6 +568,7 @@ async fn every_read_answers_the_same_with_mongo_stopped() {
         ("AUTH_JWT_HS256_SECRET", crate::support::TEST_JWT_SECRET),
     ]))
     .await;
+    app.warm_mongo().await;
     let one = |sql: &'static str| {
         let url = db.direct_url.clone();
         async move { sql_column(&url, sql).await.remove(0) }
@@ -643,7 +645,10 @@ async fn a_read_that_waits_past_the_hedge_answers_from_postgresql() {
     let patient = TestApp::spawn(&db).await;
     maintain::rebuild(patient.state.pg.db(), &patient.state.mongo).await.expect("rebuild");
     // a hedge of 0: no Mongo read can answer within it (it needs a round trip)
-    let hasty = TestApp::spawn_with(db.config(&[("MONGO_HEDGE_AFTER", "0")])).await;
+    // (the reads it stops waiting for go on: a long read timeout keeps a slow one from
+    // counting as Mongo being down)
+    let hasty = TestApp::spawn_with(db.config(&[("MONGO_HEDGE_AFTER", "0"), ("MONGO_READ_TIMEOUT", "30000")])).await;
+    hasty.warm_mongo().await;
     let slug = crate::support::first_row(&db, "SELECT slug FROM courses WHERE is_published ORDER BY id LIMIT 1").await;
     let page = "query($slug: String) { course(slug: $slug) { id title level lessons { title durationMinutes } } }";
     let from_mongo = patient.graphql(page, json!({ "slug": slug })).await;

@@ -76,7 +76,7 @@ async fn shutdown_lets_in_flight_requests_finish() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    app.wait_for_requests_in_flight(1).await;
 
     // Exec: shut down while it runs
     let addr = app.addr;

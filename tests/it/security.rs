@@ -276,7 +276,7 @@ async fn slow_clients_are_cut_off_and_excess_load_is_shed() {
         .write_all(b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"query\":")
         .await
         .expect("write");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_for_requests_in_flight(1).await;
     let r = app
         .client()
         .post(app.url("/graphql"))

@@ -317,6 +317,23 @@ pub fn token(sub: &str, role: &str, expires_in: i64) -> String {
 }
 
 impl TestApp {
+    /// Waits until `n` GraphQL requests are being served (each holds a MAX_CONCURRENT_REQUESTS
+    /// permit), instead of guessing how long a request takes to get there.
+    pub async fn wait_for_requests_in_flight(&self, n: usize) {
+        let max = self.state.config.transport.max_concurrent_requests;
+        let start = std::time::Instant::now();
+        while max - self.state.in_flight.available_permits() < n {
+            assert!(start.elapsed() < Duration::from_secs(20), "{n} requests not in flight after 20 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Opens the app's first MongoDB connection now, so the first read a test times does not
+    /// also pay for finding the server and connecting on a busy machine.
+    pub async fn warm_mongo(&self) {
+        self.state.mongo.ping(Duration::from_secs(20)).await.expect("MongoDB answers a ping");
+    }
+
     /// The app on `db`, checking tokens signed with `TEST_JWT_SECRET`.
     pub async fn spawn_authed(db: &TestDb) -> TestApp {
         Self::spawn_with(db.config(&[("AUTH_JWT_HS256_SECRET", TEST_JWT_SECRET)])).await
@@ -369,7 +386,10 @@ impl ServiceProcess {
             .env("MONGODB_URI", &stack().mongo_uri)
             .env("MONGODB_DATABASE", &db.name)
             .env("PROJECTOR_ENABLED", "false")
-            .env("DB_POOL_MIN", "0");
+            .env("DB_POOL_MIN", "0")
+            // as TestDb::config: timing on a busy machine must not change what a request does
+            .env("LOADER_DELAY_MICROS", "10000")
+            .env("MONGO_HEDGE_AFTER", "5000");
         for (k, v) in env {
             command.env(k, v);
         }
@@ -377,14 +397,34 @@ impl ServiceProcess {
             Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("log file")),
             None => std::process::Stdio::null(),
         };
-        let process = command
+        let mut process = command
             .stdout(std::process::Stdio::null())
             .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("the service starts");
-        wait_for_port(port, Duration::from_secs(30)).await;
+        let start = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Ok(Some(status)) = process.try_wait() {
+                panic!("the service exited while starting ({status}); its log: {log:?}");
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "the service does not listen on {port} after 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         ServiceProcess { url: format!("http://127.0.0.1:{port}/graphql"), process }
+    }
+
+    /// Stops it as an orchestrator would (SIGTERM) and waits until it has exited, its log
+    /// flushed; panics unless it exits cleanly within 15 s.
+    pub async fn stop(mut self) {
+        let pid = self.pid().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let status = tokio::time::timeout(Duration::from_secs(15), self.process.wait())
+            .await
+            .expect("the service exits within 15 s of SIGTERM")
+            .expect("wait");
+        assert!(status.success(), "exit status {status}");
     }
 
     pub fn pid(&self) -> u32 {

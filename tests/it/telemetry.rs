@@ -259,7 +259,7 @@ async fn slow_calls_are_json_log_lines_with_the_trace_id_and_no_values() {
     )
     .await;
     assert!(answer.get("errors").is_none(), "{answer}");
-    drop(service);
+    service.stop().await;
     let text = std::fs::read_to_string(&log).expect("log");
     let _ = std::fs::remove_file(&log);
     let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
