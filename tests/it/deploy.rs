@@ -67,6 +67,7 @@ async fn the_test_stack_runs_deploy_postgresql_conf() {
             "maintenance_work_mem",
             "max_wal_size",
             "min_wal_size",
+            "pg_stat_statements.max",
             "port",
             "shared_buffers",
             "work_mem"
