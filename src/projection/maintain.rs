@@ -53,11 +53,15 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
     let mongo = &mongo.with_op_timeout(MAINTENANCE_DEADLINE);
     let stats = ProjectorStats::default();
     let mut report = RebuildReport::default();
-    let mut total = 0;
+    // the total only informs the progress line: a count that fails leaves it unknown
+    let mut total = Some(0);
     for kind in Kind::ALL {
-        total += build::count(pg, kind).await?;
+        total = match (total, build::count(pg, kind).await) {
+            (Some(sum), Ok(n)) => Some(sum + n),
+            _ => None,
+        };
     }
-    let mut progress = crate::progress::Progress::new("rebuild", "documents", Some(total));
+    let mut progress = crate::progress::Progress::new("rebuild", "documents", total);
     for kind in Kind::ALL {
         let started = Instant::now();
         let mut written = 0;
