@@ -23,6 +23,7 @@ async fn readyz_names_mongo_when_it_is_down_and_recovers_within_five_seconds() {
     let db = TestDb::migrated().await;
     let uri = format!("mongodb://127.0.0.1:{port}/");
     let app = TestApp::spawn_with(db.config(&[("MONGODB_URI", &uri)])).await;
+    app.warm_mongo().await;
 
     let (status, body) = app.get_json("/healthz").await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
