@@ -2,10 +2,10 @@
 
 use std::{
     process::{Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use crate::support::{free_port, stack, wait_for_port, TestDb};
+use crate::support::{stack, ServiceProcess, TestDb};
 
 fn learngraph() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_learngraph"));
@@ -118,45 +118,17 @@ async fn replicas_migrating_at_once_all_succeed() {
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let db = TestDb::migrated().await;
-    let port = free_port();
-    let mut child = learngraph_on(&db)
-        .args(["serve"])
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
-    wait_for_port(port, Duration::from_secs(20)).await;
-    terminate_and_expect_success(&mut child).await;
+    ServiceProcess::start(&db, &[]).await.stop().await;
 
     // still starting: PostgreSQL accepts the connection and never answers
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
-    let silent_port = silent.local_addr().expect("addr").port();
-    let mut child = learngraph_on(&db)
-        .args(["serve"])
-        .env("DATABASE_URL", format!("postgres://u:p@127.0.0.1:{silent_port}/db"))
-        .env("DATABASE_DIRECT_URL", format!("postgres://u:p@127.0.0.1:{silent_port}/db"))
-        .env("DB_CONNECTION_TIMEOUT", "60000")
-        .env("LISTEN_ADDR", format!("127.0.0.1:{}", free_port()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
+    let url = format!("postgres://u:p@127.0.0.1:{}/db", silent.local_addr().expect("addr").port());
+    let starting = ServiceProcess::spawn(
+        &db,
+        &[("DATABASE_URL", &url), ("DATABASE_DIRECT_URL", &url), ("DB_CONNECTION_TIMEOUT", "60000")],
+        None,
+    );
     let (_held, _) =
         tokio::time::timeout(Duration::from_secs(20), silent.accept()).await.expect("connects").expect("accepts");
-    terminate_and_expect_success(&mut child).await;
-}
-
-async fn terminate_and_expect_success(child: &mut std::process::Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "exit status {status}");
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "still running 10 s after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    starting.stop().await;
 }

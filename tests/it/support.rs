@@ -364,6 +364,7 @@ pub async fn first_row(db: &TestDb, sql: &str) -> String {
 /// the stack's MongoDB; killed when dropped.
 pub struct ServiceProcess {
     pub url: String,
+    port: u16,
     process: tokio::process::Child,
 }
 
@@ -374,6 +375,20 @@ impl ServiceProcess {
 
     /// As `start`, with the service's log (stderr) written to `log`.
     pub async fn start_logging(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> ServiceProcess {
+        let mut service = Self::spawn(db, env, log);
+        let start = std::time::Instant::now();
+        while tokio::net::TcpStream::connect(("127.0.0.1", service.port)).await.is_err() {
+            if let Ok(Some(status)) = service.process.try_wait() {
+                panic!("the service exited while starting ({status}); its log: {log:?}");
+            }
+            assert!(start.elapsed() < Duration::from_secs(30), "the service does not listen after 30 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        service
+    }
+
+    /// Starts it without waiting for it to listen.
+    pub fn spawn(db: &TestDb, env: &[(&str, &str)], log: Option<&std::path::Path>) -> ServiceProcess {
         let port = free_port();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_learngraph"));
         command
@@ -397,21 +412,13 @@ impl ServiceProcess {
             Some(path) => std::process::Stdio::from(std::fs::File::create(path).expect("log file")),
             None => std::process::Stdio::null(),
         };
-        let mut process = command
+        let process = command
             .stdout(std::process::Stdio::null())
             .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("the service starts");
-        let start = std::time::Instant::now();
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if let Ok(Some(status)) = process.try_wait() {
-                panic!("the service exited while starting ({status}); its log: {log:?}");
-            }
-            assert!(start.elapsed() < Duration::from_secs(30), "the service does not listen on {port} after 30 s");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        ServiceProcess { url: format!("http://127.0.0.1:{port}/graphql"), process }
+        ServiceProcess { url: format!("http://127.0.0.1:{port}/graphql"), port, process }
     }
 
     /// Stops it as an orchestrator would (SIGTERM) and waits until it has exited, its log
