@@ -1,11 +1,19 @@
-//! Embeds GraphiQL's browser bundle (installed from npm by scripts/graphiql-assets into
-//! .cache/graphiql, or LEARNGRAPH_GRAPHIQL_DIR) in the binary. Without it the build still
-//! succeeds, and the GraphiQL page says how to install it.
+//! Embeds GraphiQL's browser bundle in the binary. A plain `cargo build` brings it: when
+//! `.cache/graphiql` (or LEARNGRAPH_GRAPHIQL_DIR) does not hold the versions
+//! `graphiql/package-lock.json` pins, this runs `npm ci` there (what scripts/graphiql-assets
+//! does). Without npm, or offline, the build still succeeds and the GraphiQL page says how
+//! to install the assets; LEARNGRAPH_GRAPHIQL_OFFLINE=1 skips the install.
 //!
 //! The assets are served under `/graphiql/<version>/` and cached for a year, so the version
 //! names their content: GraphiQL's npm version and a hash of our own page script and style.
 
-use std::{env, fs, path::PathBuf};
+use std::{
+    env, fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use sha2::{Digest, Sha256};
 
 /// Environment variable the code reads with `include_bytes!(env!(..))`, and the file under
 /// node_modules.
@@ -19,6 +27,9 @@ const ASSETS: [(&str, &str); 4] = [
 /// Our own files the page loads from `/graphiql/<version>/`.
 const OURS: [&str; 2] = ["graphiql/init.js", "graphiql/page.css"];
 
+/// What the bundle is installed from (pinned versions and integrity hashes).
+const MANIFESTS: [&str; 2] = ["graphiql/package.json", "graphiql/package-lock.json"];
+
 /// FNV-1a, 64 bits: enough to tell versions of two small files apart.
 fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3))
@@ -26,13 +37,31 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LEARNGRAPH_GRAPHIQL_DIR");
+    println!("cargo:rerun-if-env-changed=LEARNGRAPH_GRAPHIQL_OFFLINE");
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let dir =
         env::var("LEARNGRAPH_GRAPHIQL_DIR").map(PathBuf::from).unwrap_or_else(|_| manifest.join(".cache/graphiql"));
+    // only files that exist are watched: a missing one would rerun this script on every build
+    let mut pinned = Vec::new();
+    for file in MANIFESTS {
+        let path = manifest.join(file);
+        println!("cargo:rerun-if-changed={}", path.display());
+        pinned.extend(fs::read(&path).expect("GraphiQL's package files are in the repository"));
+    }
+    let want = format!("{:x}", Sha256::digest(&pinned));
     let modules = dir.join("node_modules");
-    println!("cargo:rerun-if-changed={}", dir.join("installed").display());
-    let complete = ASSETS.iter().all(|(_, file)| modules.join(file).is_file());
+    let complete = |modules: &Path| ASSETS.iter().all(|(_, file)| modules.join(file).is_file());
+    let installed = fs::read_to_string(dir.join("installed")).is_ok_and(|have| have.trim() == want);
+    let mut problem = None;
+    if !(installed && complete(&modules)) {
+        if env::var_os("LEARNGRAPH_GRAPHIQL_OFFLINE").is_some() {
+            problem = Some("LEARNGRAPH_GRAPHIQL_OFFLINE is set".to_owned());
+        } else if let Err(e) = install(&manifest, &dir, &want) {
+            problem = Some(e);
+        }
+    }
+    let complete = complete(&modules);
     for (var, file) in ASSETS {
         let path = if complete {
             modules.join(file)
@@ -61,7 +90,32 @@ fn main() {
         ours.extend(fs::read(&path).expect("the GraphiQL page's own files are in the repository"));
     }
     println!("cargo:rustc-env=LG_GRAPHIQL_VERSION={version}-{:016x}", fnv1a(&ours));
-    if !complete {
-        println!("cargo:warning=GraphiQL's assets are not installed (run scripts/graphiql-assets): the GraphiQL page will say so");
+    if complete {
+        // a later install (scripts/graphiql-assets) or a removed folder rebuilds the embed
+        println!("cargo:rerun-if-changed={}", dir.join("installed").display());
+    } else {
+        // the folder, once it exists, is watched instead: an install made later is picked up
+        let _ = fs::create_dir_all(&dir);
+        println!("cargo:rerun-if-changed={}", dir.display());
+        let why = problem.unwrap_or_else(|| "the install left files missing".to_owned());
+        println!("cargo:warning=GraphiQL's assets could not be installed ({why}): the GraphiQL page will say so");
     }
+}
+
+/// `npm ci` of the pinned bundle into `dir`, marked with the manifests' hash when it succeeds.
+fn install(manifest: &Path, dir: &Path, want: &str) -> Result<(), String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    for file in MANIFESTS {
+        let name = Path::new(file).file_name().unwrap_or_default();
+        fs::copy(manifest.join(file), dir.join(name)).map_err(|e| format!("cannot copy {file}: {e}"))?;
+    }
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"])
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("npm could not run: {e}"))?;
+    if !status.success() {
+        return Err(format!("npm ci failed ({status})"));
+    }
+    fs::write(dir.join("installed"), format!("{want}\n")).map_err(|e| format!("cannot mark the install: {e}"))
 }

@@ -116,3 +116,25 @@ async fn the_test_stack_runs_deploy_pgbouncer_ini() {
     assert!(running.get("max_prepared_statements").and_then(|v| v.parse::<u32>().ok()) > Some(0));
     println!("pgbouncer.ini: {checked} settings as written, {} substituted", substituted.len());
 }
+
+/// A port already taken on this machine stops `scripts/stack up` before any service starts,
+/// with a message naming the port and the variable that moves it (not only a log's path).
+#[test]
+fn stack_up_names_a_busy_port_and_the_variable_that_moves_it() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let dir = std::env::temp_dir().join(format!("lg-stack-busy-{port}"));
+    let out = std::process::Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/stack"))
+        .arg("up")
+        .env("LG_STACK_DIR", &dir)
+        .env("LG_PG_PORT", port.to_string())
+        .env_remove("LG_PG_PORT_VAR")
+        .output()
+        .expect("scripts/stack runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("port {port} for postgres is in use")), "{stderr}");
+    assert!(stderr.contains("LG_PG_PORT="), "{stderr}");
+    assert!(!stderr.contains("starting postgres"), "{stderr}");
+}
