@@ -11,7 +11,8 @@ use crate::{
     auth::Authenticator,
     config::Config,
     error::StoreError,
-    graphql::{self, LearnGraphSchema},
+    graphql,
+    http::{persisted::PersistedDocuments, AppState},
     loaders::Loaders,
     projection::{projector::Projector, read::ReadModels},
     store::{
@@ -22,24 +23,6 @@ use crate::{
         },
     },
 };
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub schema: LearnGraphSchema,
-    /// The schema for requests that ask for a federated trace (None when FTV1_ENABLED=false).
-    pub traced_schema: Option<LearnGraphSchema>,
-    pub pg: PgStore,
-    pub mongo: MongoStore,
-    pub read_models: Arc<ReadModels>,
-    pub auth: Arc<Authenticator>,
-    pub persisted: Arc<crate::http::persisted::PersistedDocuments>,
-    /// GraphQL requests in progress (MAX_CONCURRENT_REQUESTS permits).
-    pub in_flight: Arc<tokio::sync::Semaphore>,
-    /// What this replica's projector has done (None when PROJECTOR_ENABLED=false).
-    pub projector: Option<Arc<crate::projection::projector::ProjectorStats>>,
-}
 
 /// The service, bound to its port and ready to serve.
 pub struct App {
@@ -100,7 +83,7 @@ impl App {
             .await
             .map_err(|source| StartupError::Bind { addr: config.listen_addr, source })?;
         let persisted = Arc::new(
-            crate::http::persisted::PersistedDocuments::new(&config.persisted, mongo.clone(), config.mongo.op_timeout)
+            PersistedDocuments::new(&config.persisted, mongo.clone(), config.mongo.op_timeout)
                 .map_err(|e| StartupError::Config(format!("TRUSTED_DOCUMENTS_MANIFEST: {}", e.0)))?,
         );
         let in_flight = Arc::new(tokio::sync::Semaphore::new(config.transport.max_concurrent_requests));
@@ -140,8 +123,17 @@ impl App {
         let grace = state.config.shutdown_grace;
         let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
         let projector = projector.map(|p| tokio::spawn(p.run(state.config.projector.poll, projector_stopped)));
+        // latency samples are folded into their histograms between scrapes too
+        let upkeep = tokio::spawn(async {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                crate::metrics::upkeep();
+            }
+        });
         let router = crate::http::router(state.clone());
         let result = crate::http::serve::run(listener, router, &state.config.transport, grace, shutdown).await;
+        upkeep.abort();
         let _ = stop_projector.send(true);
         if let Some(task) = projector {
             // a round in progress finishes (or is abandoned: its rows stay in the outbox)

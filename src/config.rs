@@ -129,7 +129,15 @@ pub struct Ftv1Config {
     /// Whether a request that asks gets a trace.
     pub enabled: bool,
     /// What the trace says of errors.
-    pub errors: crate::graphql::ftv1::ErrorDetail,
+    pub errors: ErrorDetail,
+}
+
+/// What a trace says about errors. Apollo's default (`Masked`) keeps their paths and drops
+/// their messages and extensions, since traces leave for a reporting service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorDetail {
+    Masked,
+    Unmodified,
 }
 
 /// Persisted documents: automatic persisted queries and trusted documents.
@@ -437,9 +445,9 @@ impl Config {
             telemetry: telemetry(&env)?,
             ftv1: Ftv1Config {
                 enabled: env.parse_with("FTV1_ENABLED", true, parse_bool)?,
-                errors: env.parse_with("FTV1_ERRORS", crate::graphql::ftv1::ErrorDetail::Masked, |v| match v {
-                    "masked" => Ok(crate::graphql::ftv1::ErrorDetail::Masked),
-                    "unmodified" => Ok(crate::graphql::ftv1::ErrorDetail::Unmodified),
+                errors: env.parse_with("FTV1_ERRORS", ErrorDetail::Masked, |v| match v {
+                    "masked" => Ok(ErrorDetail::Masked),
+                    "unmodified" => Ok(ErrorDetail::Unmodified),
                     _ => Err("expected `masked` or `unmodified`".into()),
                 })?,
             },

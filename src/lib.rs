@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod loaders;
+pub mod metrics;
 pub mod migrate;
 pub mod progress;
 pub mod projection;

@@ -1,5 +1,5 @@
 //! LearnGraph's PostgreSQL migrations: the implementation guide's schema, indexes and triggers,
-//! with its defects fixed (see `../shared/DESIGN.md` §2). One change per file, each with `down()`.
+//! with its defects fixed (see `docs/ARCHITECTURE.md`, section 7). One change per file, each with `down()`.
 
 pub use sea_orm_migration::prelude::*;
 

@@ -1,18 +1,17 @@
-//! Courses: discovery pages and the course itself.
+//! A course: its lessons, instructor, category and figures, and the roots that read courses.
 
-use std::sync::Arc;
-
-use async_graphql::{Context, Enum, InputObject, Json, Object, Result, SimpleObject, ID};
+use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use rust_decimal::{prelude::ToPrimitive, Decimal};
 
-use super::{pg_store, Category, Lesson, User};
+use super::{
+    course_filter::CourseFilterInput,
+    course_list::{list_courses, CourseConnection, CourseOrderBy},
+    Category, Lesson, User,
+};
 use crate::{
     auth::{Role, Viewer},
-    domain::{
-        cursor::{CourseCursor, CourseOrder},
-        ids::parse_id,
-    },
+    domain::ids::parse_id,
     error::AppError,
     loaders::{
         self, CategoryById, CourseDocById, CourseDocBySlug, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse,
@@ -20,16 +19,10 @@ use crate::{
     },
     projection::docs::CourseDoc,
     store::pg::{
-        discovery::{CourseFilter, Direction},
         entity::{course, lesson},
         stats::CourseFigures,
     },
 };
-use uuid::Uuid;
-
-/// Page sizes a client may ask for.
-const DEFAULT_PAGE: i32 = 20;
-const MAX_PAGE: i32 = 100;
 
 /// How hard a course is.
 #[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -216,6 +209,11 @@ impl Course {
     }
 }
 
+/// A count as a GraphQL Int (saturating).
+pub(super) fn clamp(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
 /// How a course is doing (PostgreSQL aggregates, computed when asked for).
 pub struct CourseStats {
     figures: CourseFigures,
@@ -303,316 +301,6 @@ pub struct LessonStats {
     /// Of the learners who completed the lesson before (enrolled learners, for the first),
     /// the share who never started this one, 0 to 1.
     drop_off_rate: f64,
-}
-
-/// One course in a page of courses.
-#[derive(SimpleObject)]
-#[graphql(cache_control(max_age = 60))]
-pub struct CourseEdge {
-    /// Pass as `after` (or `before`) to get the courses that follow (or precede) this one.
-    cursor: String,
-    /// The course.
-    node: Course,
-}
-
-/// Where a page sits in the whole list (Relay).
-#[derive(SimpleObject)]
-#[graphql(shareable, cache_control(max_age = 60))]
-pub struct PageInfo {
-    /// Whether more items follow this page.
-    pub(crate) has_next_page: bool,
-    /// Whether items precede this page.
-    pub(crate) has_previous_page: bool,
-    /// The first edge's cursor: pass it as `before` for the previous page (where a list pages backward).
-    pub(crate) start_cursor: Option<String>,
-    /// The last edge's cursor: pass it as `after` for the next page.
-    pub(crate) end_cursor: Option<String>,
-}
-
-/// A page of courses (Relay connection). Counts and facets cover the whole list, not just
-/// this page, and each runs only when asked for.
-pub struct CourseConnection {
-    edges: Vec<CourseEdge>,
-    page_info: PageInfo,
-    filter: Arc<CourseFilter>,
-}
-
-/// A page of courses (Relay connection). Counts and facets cover the whole list, not just
-/// this page, and each runs only when asked for.
-#[Object(cache_control(max_age = 60))]
-impl CourseConnection {
-    /// The courses of this page, with their cursors.
-    async fn edges(&self) -> &[CourseEdge] {
-        &self.edges
-    }
-
-    /// The courses of this page.
-    async fn nodes(&self) -> Vec<&Course> {
-        self.edges.iter().map(|e| &e.node).collect()
-    }
-
-    /// Where this page sits.
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
-    }
-
-    /// How many courses the whole list has (counted only when asked for).
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let n = pg_store(ctx)?.count_courses(&self.filter).await?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
-    }
-
-    /// How the whole list spreads over levels and categories (counted only when asked for).
-    async fn facets(&self) -> CourseFacets {
-        CourseFacets { filter: self.filter.clone() }
-    }
-}
-
-/// Counts of a course list by level and by category, for narrowing it down.
-pub struct CourseFacets {
-    filter: Arc<CourseFilter>,
-}
-
-/// How many courses of a list are at one level.
-#[derive(SimpleObject)]
-#[graphql(cache_control(max_age = 60))]
-pub struct LevelCount {
-    /// The level.
-    level: CourseLevel,
-    /// How many courses of the list are at it.
-    count: i32,
-}
-
-/// How many courses of a list are directly in one category.
-pub struct CategoryCount {
-    category: Option<Uuid>,
-    count: i32,
-}
-
-/// How many courses of a list are directly in one category.
-#[Object(cache_control(max_age = 60))]
-impl CategoryCount {
-    /// The category; null for courses filed under none.
-    async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
-        let Some(id) = self.category else { return Ok(None) };
-        Ok(loaders::pg(ctx)?.load_one(CategoryById(id)).await?.map(Category::from))
-    }
-
-    /// How many courses of the list are directly in it (not in its subcategories).
-    async fn count(&self) -> i32 {
-        self.count
-    }
-}
-
-/// Counts of a course list by level and by category, for narrowing it down.
-#[Object(cache_control(max_age = 60))]
-impl CourseFacets {
-    /// Courses per level, most first; levels with none are left out.
-    async fn levels(&self, ctx: &Context<'_>) -> Result<Vec<LevelCount>> {
-        let rows = pg_store(ctx)?.level_facets(&self.filter).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(level, n)| LevelCount { level: CourseLevel::from_db(&level), count: clamp(n) })
-            .collect())
-    }
-
-    /// Courses per category, most first; categories with none are left out.
-    async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<CategoryCount>> {
-        let rows = pg_store(ctx)?.category_facets(&self.filter).await?;
-        Ok(rows.into_iter().map(|(category, n)| CategoryCount { category, count: clamp(n) }).collect())
-    }
-}
-
-fn clamp(n: i64) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-/// Narrows a course list; every field is optional, and all given ones must hold.
-#[derive(InputObject, Default, Clone)]
-pub struct CourseFilterInput {
-    /// Courses in this category or any of its subcategories.
-    category_id: Option<ID>,
-    /// Courses at any of these levels.
-    levels: Option<Vec<CourseLevel>>,
-    /// Courses taught by this instructor.
-    instructor_id: Option<ID>,
-    /// true: free courses only; false: paid courses only.
-    free: Option<bool>,
-    /// Courses costing at least this much.
-    min_price: Option<Decimal>,
-    /// Courses costing at most this much.
-    max_price: Option<Decimal>,
-    /// Courses rated at least this (0 to 5).
-    min_rating: Option<f64>,
-    /// Courses carrying every one of these tags (up to 20).
-    tags: Option<Vec<String>>,
-    /// Words to find in titles and descriptions; tolerates typos in title words. Up to 200
-    /// characters; ordered by relevance unless `orderBy` says otherwise.
-    search: Option<String>,
-}
-
-const MAX_SEARCH: usize = 200;
-const MAX_TAGS: usize = 20;
-const MAX_TAG_LEN: usize = 50;
-
-impl CourseFilterInput {
-    /// The store's filter, or a `BAD_USER_INPUT` naming the field.
-    pub(crate) fn validate(self) -> Result<CourseFilter, AppError> {
-        let bad = |field: &str, why: &str| AppError::bad_input(format!("`filter.{field}` {why}"));
-        let mut levels: Vec<&'static str> =
-            self.levels.unwrap_or_default().into_iter().map(CourseLevel::as_db).collect();
-        levels.sort_unstable();
-        levels.dedup();
-        let nonnegative = |field: &str, v: Option<Decimal>| match v {
-            Some(d) if d.is_sign_negative() && !d.is_zero() => Err(bad(field, "must not be negative")),
-            Some(d) if d > Decimal::new(99_999_999, 2) => Err(bad(field, "is above any price")),
-            _ => Ok(v),
-        };
-        let min_price = nonnegative("minPrice", self.min_price)?;
-        let max_price = nonnegative("maxPrice", self.max_price)?;
-        if let (Some(lo), Some(hi)) = (min_price, max_price) {
-            if lo > hi {
-                return Err(bad("minPrice", "is above `filter.maxPrice`"));
-            }
-        }
-        let min_rating = match self.min_rating {
-            None => None,
-            Some(r) if (0.0..=5.0).contains(&r) => {
-                Some(Decimal::from_f64_retain(r).ok_or_else(|| bad("minRating", "must be between 0 and 5"))?)
-            }
-            Some(_) => return Err(bad("minRating", "must be between 0 and 5")),
-        };
-        let tags = self.tags.unwrap_or_default();
-        if tags.len() > MAX_TAGS {
-            return Err(bad("tags", &format!("may hold at most {MAX_TAGS} tags")));
-        }
-        if tags.iter().any(|t| t.is_empty() || t.chars().count() > MAX_TAG_LEN) {
-            return Err(bad("tags", &format!("must hold tags of 1 to {MAX_TAG_LEN} characters")));
-        }
-        let search = match self.search {
-            None => None,
-            Some(q) if q.chars().count() > MAX_SEARCH => {
-                return Err(bad("search", &format!("must be at most {MAX_SEARCH} characters")))
-            }
-            Some(q) if q.trim().is_empty() => return Err(bad("search", "must not be blank")),
-            Some(q) if q.contains('\0') => return Err(bad("search", "must not contain NUL characters")),
-            Some(q) => Some(q.trim().to_owned()),
-        };
-        Ok(CourseFilter {
-            category: self.category_id.as_ref().map(|id| parse_id("category", id)).transpose()?,
-            levels,
-            instructor: self.instructor_id.as_ref().map(|id| parse_id("instructor", id)).transpose()?,
-            free: self.free,
-            min_price,
-            max_price,
-            min_rating,
-            tags,
-            search,
-            drafts: false,
-        })
-    }
-}
-
-/// The orders a course list can be read in; every order is stable (ties go by id).
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum CourseOrderBy {
-    /// Best match for `filter.search` first (needs a search; the default when there is one).
-    Relevance,
-    /// Highest rated first; among equal ratings, most enrolments first.
-    Rating,
-    /// Most enrolled first.
-    Enrollments,
-    /// Most recently created first (the default without a search).
-    Newest,
-    /// Cheapest first.
-    Price,
-}
-
-impl From<CourseOrderBy> for CourseOrder {
-    fn from(order: CourseOrderBy) -> Self {
-        match order {
-            CourseOrderBy::Relevance => Self::Relevance,
-            CourseOrderBy::Rating => Self::Rating,
-            CourseOrderBy::Enrollments => Self::Enrollments,
-            CourseOrderBy::Newest => Self::Newest,
-            CourseOrderBy::Price => Self::Price,
-        }
-    }
-}
-
-/// A page of the courses `filter` holds, in `order_by` (or its default), one way or the other.
-pub(crate) async fn list_courses(
-    ctx: &Context<'_>,
-    filter: CourseFilter,
-    order_by: Option<CourseOrderBy>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-) -> Result<CourseConnection> {
-    let order = match (order_by, &filter.search) {
-        (Some(CourseOrderBy::Relevance), None) => {
-            return Err(AppError::bad_input("`orderBy: RELEVANCE` needs a `filter.search`").into())
-        }
-        (Some(order), _) => CourseOrder::from(order),
-        (None, Some(_)) => CourseOrder::Relevance,
-        (None, None) => CourseOrder::Newest,
-    };
-    let page = |field: &str, n: i32| {
-        if (1..=MAX_PAGE).contains(&n) {
-            Ok(n as u64)
-        } else {
-            Err(AppError::bad_input(format!("`{field}` must be between 1 and {MAX_PAGE}")))
-        }
-    };
-    let (direction, size, from) = match (first, after, last, before) {
-        (_, Some(_), _, Some(_)) | (Some(_), _, Some(_), _) => {
-            return Err(
-                AppError::bad_input("page forward (`first`/`after`) or backward (`last`/`before`), not both").into()
-            )
-        }
-        (first, after, None, None) => (
-            Direction::Forward,
-            page("first", first.unwrap_or(DEFAULT_PAGE))?,
-            after.as_deref().map(|c| CourseCursor::decode(c, order, "after")).transpose()?,
-        ),
-        (None, None, last, before) => (
-            Direction::Backward,
-            page("last", last.unwrap_or(DEFAULT_PAGE))?,
-            before.as_deref().map(|c| CourseCursor::decode(c, order, "before")).transpose()?,
-        ),
-        (Some(_), None, None, Some(_)) => {
-            return Err(AppError::bad_input("`before` pages backward: give `last` with it, not `first`").into())
-        }
-        (None, Some(_), Some(_), None) => {
-            return Err(AppError::bad_input("`after` pages forward: give `first` with it, not `last`").into())
-        }
-    };
-    let cursor_given = from.is_some();
-    let mut rows = pg_store(ctx)?.discover_courses(&filter, order, from, direction, size + 1).await?;
-    let more = rows.len() as u64 > size;
-    if more {
-        match direction {
-            Direction::Forward => rows.truncate(size as usize),
-            // backward pages come back in list order: the extra row is the first
-            Direction::Backward => {
-                rows.remove(0);
-            }
-        }
-    }
-    let edges: Vec<CourseEdge> =
-        rows.into_iter().map(|r| CourseEdge { cursor: r.cursor.encode(), node: r.course.into() }).collect();
-    let (has_next_page, has_previous_page) = match direction {
-        Direction::Forward => (more, cursor_given),
-        Direction::Backward => (cursor_given, more),
-    };
-    let page_info = PageInfo {
-        has_next_page,
-        has_previous_page,
-        start_cursor: edges.first().map(|e| e.cursor.clone()),
-        end_cursor: edges.last().map(|e| e.cursor.clone()),
-    };
-    Ok(CourseConnection { edges, page_info, filter: Arc::new(filter) })
 }
 
 /// Whether `viewer` may see an unpublished course.

@@ -25,13 +25,7 @@ use base64::Engine as _;
 pub const HEADER: &str = "apollo-federation-include-trace";
 pub const HEADER_VALUE: &str = "ftv1";
 
-/// What a trace says about errors. Apollo's default (`Masked`) keeps their paths and drops
-/// their messages and extensions, since traces leave for a reporting service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorDetail {
-    Masked,
-    Unmodified,
-}
+pub use crate::config::ErrorDetail;
 
 /// The recording of one traced request: the handler makes it, the extension fills it in.
 pub struct Recorder {

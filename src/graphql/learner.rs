@@ -6,9 +6,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{
-    attempt::QuizAttempt,
-    course::{list_courses, may_see, CourseConnection, CourseFilterInput, CourseOrderBy},
-    pg_store, signed_in, signed_in_user, Course,
+    course::may_see,
+    course_filter::CourseFilterInput,
+    course_list::{list_courses, CourseConnection, CourseOrderBy, PageInfo},
+    pg_store,
+    quiz::QuizAttempt,
+    signed_in, signed_in_user, Course,
 };
 use crate::{
     auth::{Role, Viewer},
@@ -97,7 +100,7 @@ impl Learner {
                 node: Enrollment(r),
             })
             .collect();
-        let page_info = super::course::PageInfo {
+        let page_info = PageInfo {
             has_next_page,
             has_previous_page: from.is_some(),
             start_cursor: edges.first().map(|e| e.cursor.clone()),
@@ -166,7 +169,7 @@ pub struct EnrollmentEdge {
 /// A page of a learner's enrolments (Relay connection).
 pub struct EnrollmentConnection {
     edges: Vec<EnrollmentEdge>,
-    page_info: super::course::PageInfo,
+    page_info: PageInfo,
     user: Uuid,
     scope: Scope,
 }
@@ -185,7 +188,7 @@ impl EnrollmentConnection {
     }
 
     /// Where this page sits.
-    async fn page_info(&self) -> &super::course::PageInfo {
+    async fn page_info(&self) -> &PageInfo {
         &self.page_info
     }
 

@@ -4,6 +4,8 @@ mod attempt;
 mod authoring;
 mod category;
 mod course;
+mod course_filter;
+mod course_list;
 mod entity;
 pub mod ftv1;
 mod learner;

@@ -1,17 +1,20 @@
 //! Quizzes: questions of several kinds, and an answer key only for the course's instructor
-//! and admins. The key never reaches a learner: it is not a field of the question types.
+//! and admins (the key never reaches a learner: it is not a field of the question types);
+//! and a learner's attempts at a quiz, with per-question feedback.
 
 use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
+use chrono::{DateTime, Utc};
 
 use crate::{
     auth::{Role, Viewer},
     domain::{
+        grading::Feedback,
         ids::parse_id,
         quiz::{parse_questions, Question, QuestionKind},
     },
     error::AppError,
     loaders::{self, AttemptsOf, QuizById},
-    store::pg::quiz::QuizRow,
+    store::pg::{attempt::AttemptRow, quiz::QuizRow},
 };
 
 /// A quiz attached to a lesson.
@@ -85,11 +88,11 @@ impl Quiz {
     }
 
     /// The signed-in learner's attempts, newest first (empty when signed out).
-    async fn my_attempts(&self, ctx: &Context<'_>) -> Result<Vec<super::attempt::QuizAttempt>> {
+    async fn my_attempts(&self, ctx: &Context<'_>) -> Result<Vec<QuizAttempt>> {
         let Viewer::User { id, .. } = viewer(ctx) else { return Ok(vec![]) };
         let rows =
             loaders::read_models(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(super::attempt::QuizAttempt).collect())
+        Ok(rows.into_iter().map(QuizAttempt).collect())
     }
 
     /// The signed-in learner's best submitted score; null before any submission.
@@ -238,5 +241,89 @@ impl QuizQuery {
         let id = parse_id("quiz", &id)?;
         let found = loaders::pg(ctx)?.load_one(QuizById(id)).await?;
         Ok(found.filter(|q| visible(viewer(ctx), q)).map(Quiz::from))
+    }
+}
+
+/// A time to the millisecond: attempts read from PostgreSQL and from the history read model
+/// (which stores milliseconds) print the same.
+fn millis(t: chrono::DateTime<chrono::FixedOffset>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
+}
+
+/// One attempt at a quiz.
+pub struct QuizAttempt(pub AttemptRow);
+
+/// How one question went. It never says what the right answer was.
+#[derive(SimpleObject)]
+#[graphql(cache_control(private, no_cache))]
+pub struct QuestionFeedback {
+    /// The question.
+    question_id: ID,
+    /// Whether the answer was right.
+    correct: bool,
+    /// Points given.
+    points_awarded: i32,
+    /// Points a right answer is worth.
+    points_possible: i32,
+}
+
+/// One attempt at a quiz.
+#[Object(cache_control(private, no_cache))]
+impl QuizAttempt {
+    /// The attempt's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The quiz attempted.
+    async fn quiz(&self, ctx: &Context<'_>) -> Result<Option<Quiz>> {
+        let quiz = crate::loaders::pg(ctx)?.load_one(crate::loaders::QuizById(self.0.quiz_id)).await?;
+        Ok(quiz.map(Quiz))
+    }
+
+    /// 1 for the learner's first attempt at this quiz, then 2, 3, …
+    async fn attempt_number(&self) -> i32 {
+        self.0.attempt_number
+    }
+
+    /// 0 to 100; null until submitted.
+    async fn score(&self) -> Option<i32> {
+        self.0.completed_at.map(|_| self.0.score)
+    }
+
+    /// Whether the score reached the quiz's passing score; null until submitted.
+    async fn is_passed(&self) -> Option<bool> {
+        self.0.completed_at.map(|_| self.0.is_passed)
+    }
+
+    /// When it started (to the millisecond, as in the attempt history).
+    async fn started_at(&self) -> DateTime<Utc> {
+        millis(self.0.started_at)
+    }
+
+    /// When it was submitted (to the millisecond).
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at.map(millis)
+    }
+
+    /// Minutes from start to submission.
+    async fn time_taken_minutes(&self) -> Option<i32> {
+        self.0.time_taken_minutes
+    }
+
+    /// Per question: right or wrong, and the points (after submission).
+    async fn feedback(&self) -> Vec<QuestionFeedback> {
+        let sheet: Vec<Feedback> = self.0.answers.as_array().map_or_else(Vec::new, |items| {
+            items.iter().filter_map(|i| serde_json::from_value(i.get("feedback")?.clone()).ok()).collect()
+        });
+        sheet
+            .into_iter()
+            .map(|f| QuestionFeedback {
+                question_id: ID(f.question_id),
+                correct: f.correct,
+                points_awarded: f.points_awarded,
+                points_possible: f.points_possible,
+            })
+            .collect()
     }
 }

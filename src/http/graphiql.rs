@@ -8,7 +8,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::app::AppState;
+use super::AppState;
 
 /// The embedded assets' version, `<GraphiQL's version>-<hash of init.js and page.css>` (part of
 /// every asset URL, so they can be cached for good: a change to any of them changes it).

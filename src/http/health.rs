@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use crate::app::AppState;
+use super::AppState;
 
 /// How long each store has to answer a readiness check.
 const CHECK_DEADLINE: Duration = Duration::from_secs(1);

@@ -5,14 +5,17 @@ mod graphiql;
 mod graphql;
 mod health;
 pub mod limits;
+mod media;
 pub(crate) mod metrics;
 mod nulls;
 pub mod persisted;
+mod pipeline;
 pub mod serve;
+mod state;
 
 use axum::{routing::get, Router};
 
-use crate::app::AppState;
+pub use state::AppState;
 
 /// Every route the service answers.
 /// The version of the GraphiQL bundle embedded in this binary ("missing" without one).

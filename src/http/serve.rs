@@ -42,7 +42,7 @@ pub async fn run(
             }
         };
         let Ok(permit) = connections.clone().try_acquire_owned() else {
-            metrics::connection_refused();
+            crate::metrics::connection_refused();
             drop(stream);
             continue;
         };
@@ -69,11 +69,4 @@ pub async fn run(
         }
     }
     Ok(())
-}
-
-mod metrics {
-    /// Connections closed at once because MAX_CONNECTIONS were open.
-    pub fn connection_refused() {
-        crate::http::metrics::CONNECTIONS_REFUSED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
 }

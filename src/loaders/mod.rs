@@ -18,6 +18,25 @@ pub use self::{
 };
 use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};
 
+/// Every lookup's name, as its batches are counted (`learngraph_loader_batch_keys`).
+const NAMES: [&str; 15] = [
+    "CourseById",
+    "CategoryById",
+    "UserById",
+    "LessonsByCourse",
+    "LessonById",
+    "LessonCountOf",
+    "FiguresOf",
+    "FunnelOf",
+    "EnrollmentsOf",
+    "QuizById",
+    "QuizzesOfLesson",
+    "CourseDocById",
+    "CourseDocBySlug",
+    "ProgressOf",
+    "AttemptsOf",
+];
+
 /// The loaders a request can use (shared by all requests: they batch, they do not cache).
 pub struct Loaders {
     pub pg: DataLoader<PgReader>,
@@ -26,6 +45,7 @@ pub struct Loaders {
 
 impl Loaders {
     pub fn new(pg: PgStore, read_models: Arc<ReadModels>, delay: Duration) -> Self {
+        crate::metrics::describe_loaders(&NAMES);
         Self {
             pg: DataLoader::new(PgReader(pg), spawn).delay(delay).max_batch_size(1000),
             read_models: DataLoader::new(ReadModelReader(read_models), spawn).delay(delay).max_batch_size(1000),

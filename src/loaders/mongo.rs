@@ -27,7 +27,7 @@ impl Loader<CourseDocById> for ReadModelReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CourseDocById", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CourseDocById]) -> Result<HashMap<CourseDocById, CourseDoc>, AppError> {
-        crate::http::metrics::loader_batch("CourseDocById", keys.len());
+        crate::metrics::loader_batch("CourseDocById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -43,7 +43,7 @@ impl Loader<CourseDocBySlug> for ReadModelReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CourseDocBySlug", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CourseDocBySlug]) -> Result<HashMap<CourseDocBySlug, CourseDoc>, AppError> {
-        crate::http::metrics::loader_batch("CourseDocBySlug", keys.len());
+        crate::metrics::loader_batch("CourseDocBySlug", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -66,7 +66,7 @@ impl Loader<ProgressOf> for ReadModelReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load ProgressOf", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[ProgressOf]) -> Result<HashMap<ProgressOf, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("ProgressOf", keys.len());
+        crate::metrics::loader_batch("ProgressOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -99,7 +99,7 @@ impl Loader<AttemptsOf> for ReadModelReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load AttemptsOf", db.system.name = "mongodb", loader.keys = keys.len()))]
     async fn load(&self, keys: &[AttemptsOf]) -> Result<HashMap<AttemptsOf, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("AttemptsOf", keys.len());
+        crate::metrics::loader_batch("AttemptsOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }

@@ -38,7 +38,7 @@ impl Loader<CourseById> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CourseById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CourseById]) -> Result<HashMap<CourseById, course::Model>, AppError> {
-        crate::http::metrics::loader_batch("CourseById", keys.len());
+        crate::metrics::loader_batch("CourseById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -54,7 +54,7 @@ impl Loader<CategoryById> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load CategoryById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[CategoryById]) -> Result<HashMap<CategoryById, category::Model>, AppError> {
-        crate::http::metrics::loader_batch("CategoryById", keys.len());
+        crate::metrics::loader_batch("CategoryById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -70,7 +70,7 @@ impl Loader<UserById> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load UserById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, user::Model>, AppError> {
-        crate::http::metrics::loader_batch("UserById", keys.len());
+        crate::metrics::loader_batch("UserById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -86,7 +86,7 @@ impl Loader<LessonsByCourse> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load LessonsByCourse", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[LessonsByCourse]) -> Result<HashMap<LessonsByCourse, Vec<lesson::Model>>, AppError> {
-        crate::http::metrics::loader_batch("LessonsByCourse", keys.len());
+        crate::metrics::loader_batch("LessonsByCourse", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -111,7 +111,7 @@ impl Loader<LessonById> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load LessonById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[LessonById]) -> Result<HashMap<LessonById, lesson::Model>, AppError> {
-        crate::http::metrics::loader_batch("LessonById", keys.len());
+        crate::metrics::loader_batch("LessonById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -131,7 +131,7 @@ impl Loader<LessonCountOf> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load LessonCountOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[LessonCountOf]) -> Result<HashMap<LessonCountOf, i64>, AppError> {
-        crate::http::metrics::loader_batch("LessonCountOf", keys.len());
+        crate::metrics::loader_batch("LessonCountOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -154,7 +154,7 @@ impl Loader<FiguresOf> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load FiguresOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[FiguresOf]) -> Result<HashMap<FiguresOf, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("FiguresOf", keys.len());
+        crate::metrics::loader_batch("FiguresOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -173,7 +173,7 @@ impl Loader<FunnelOf> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load FunnelOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[FunnelOf]) -> Result<HashMap<FunnelOf, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("FunnelOf", keys.len());
+        crate::metrics::loader_batch("FunnelOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -196,7 +196,7 @@ impl Loader<EnrollmentsOf> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load EnrollmentsOf", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[EnrollmentsOf]) -> Result<HashMap<EnrollmentsOf, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("EnrollmentsOf", keys.len());
+        crate::metrics::loader_batch("EnrollmentsOf", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -224,7 +224,7 @@ impl Loader<QuizById> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load QuizById", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[QuizById]) -> Result<HashMap<QuizById, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("QuizById", keys.len());
+        crate::metrics::loader_batch("QuizById", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
@@ -240,7 +240,7 @@ impl Loader<QuizzesOfLesson> for PgReader {
 
     #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load QuizzesOfLesson", db.system.name = "postgresql", loader.keys = keys.len()))]
     async fn load(&self, keys: &[QuizzesOfLesson]) -> Result<HashMap<QuizzesOfLesson, Self::Value>, AppError> {
-        crate::http::metrics::loader_batch("QuizzesOfLesson", keys.len());
+        crate::metrics::loader_batch("QuizzesOfLesson", keys.len());
         if keys.is_empty() {
             return Ok(HashMap::new());
         }

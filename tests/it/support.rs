@@ -11,11 +11,7 @@ use std::{
     time::Duration,
 };
 
-use learngraph::{
-    app::{App, AppState},
-    config::Config,
-    store::pg::PgStats,
-};
+use learngraph::{app::App, config::Config, http::AppState, store::pg::PgStats};
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{json, Value};
 

@@ -1,6 +1,7 @@
 //! MongoDB: the document read models (DESIGN.md §1). This module owns the client, its
 //! deadlines, and the collections' validators and indexes (`mongo-init/collections.json`).
 
+mod errors;
 pub mod ops;
 pub mod setup;
 

@@ -8,6 +8,7 @@ pub mod course;
 pub mod discovery;
 pub mod enrollment;
 pub mod entity;
+mod errors;
 pub mod learner;
 pub mod lesson;
 pub mod ops;
@@ -47,9 +48,6 @@ pub struct PgStore {
     deadline: Duration,
     stats: Arc<PgStats>,
 }
-
-/// Statements that gave up waiting for a pooled connection (DB_ACQUIRE_TIMEOUT).
-pub static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
 
 /// Counters kept by every statement SeaORM runs.
 #[derive(Default, Debug)]
