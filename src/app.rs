@@ -14,7 +14,12 @@ use crate::{
     graphql,
     http::{persisted::PersistedDocuments, AppState},
     loaders::Loaders,
-    projection::{projector::Projector, read::ReadModels},
+    projection::{
+        cache::{CacheSizes, DocCache},
+        feed::Feed,
+        projector::Projector,
+        read::ReadModels,
+    },
     store::{
         mongo::MongoStore,
         pg::{
@@ -29,6 +34,8 @@ pub struct App {
     state: AppState,
     listener: TcpListener,
     projector: Option<Projector>,
+    /// The cache's task that applies the change feed.
+    following: tokio::task::AbortHandle,
 }
 
 /// Why the service did not start. The message says what to do.
@@ -52,19 +59,31 @@ impl App {
         let auth = Arc::new(Authenticator::new(&config.auth).map_err(StartupError::Config)?);
         crate::store::log_calls_slower_than(config.postgres.slow_query_threshold);
         let pg = PgStore::connect(&config.postgres).await.map_err(|e| StartupError::Postgres(describe(&e)))?;
-        if config.postgres.check_pooler {
-            check_pooler(&config).await?;
-        }
+        let dedicated = if config.postgres.check_pooler { check_pooler(&config).await? } else { false };
         let mongo = MongoStore::connect(&config.mongo, &config.postgres.application_name)
             .await
             .map_err(|e| StartupError::Mongo(describe(&e)))?;
-        let read_models = Arc::new(ReadModels::new(
-            pg.db().clone(),
-            mongo.clone(),
-            config.mongo.read_timeout,
-            config.mongo.hedge_after,
-            config.postgres.statement_timeout,
+        let feed = start_feed(&config, dedicated);
+        let cache = Arc::new(DocCache::new(
+            feed.clone(),
+            CacheSizes {
+                courses: config.read_cache.courses,
+                progress: config.read_cache.progress,
+                attempts: config.read_cache.attempts,
+            },
+            config.read_cache.course_ttl,
         ));
+        let following = tokio::spawn(cache.clone().follow(feed.subscribe())).abort_handle();
+        let read_models = Arc::new(
+            ReadModels::new(
+                pg.db().clone(),
+                mongo.clone(),
+                config.mongo.read_timeout,
+                config.mongo.hedge_after,
+                config.postgres.statement_timeout,
+            )
+            .with_cache(cache),
+        );
         let loaders = Arc::new(Loaders::new(pg.clone(), read_models.clone(), config.loader_delay));
         let options = graphql::SchemaOptions {
             introspection: config.introspection,
@@ -98,8 +117,9 @@ impl App {
             persisted,
             in_flight,
             projector: projector.as_ref().map(|p| p.stats.clone()),
+            feed,
         };
-        Ok(App { state, listener, projector })
+        Ok(App { state, listener, projector, following })
     }
 
     /// The address the service listens on (useful with port 0).
@@ -119,7 +139,7 @@ impl App {
     /// Serves until `shutdown` completes, then stops taking connections and lets in-flight
     /// requests finish (bounded by SHUTDOWN_GRACE_PERIOD).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let App { state, listener, projector } = self;
+        let App { state, listener, projector, following } = self;
         let grace = state.config.shutdown_grace;
         let (stop_projector, projector_stopped) = tokio::sync::watch::channel(false);
         let projector = projector.map(|p| tokio::spawn(p.run(state.config.projector.poll, projector_stopped)));
@@ -134,6 +154,8 @@ impl App {
         let router = crate::http::router(state.clone());
         let result = crate::http::serve::run(listener, router, &state.config.transport, grace, shutdown).await;
         upkeep.abort();
+        state.feed.stop();
+        following.abort();
         let _ = stop_projector.send(true);
         if let Some(task) = projector {
             // a round in progress finishes (or is abandoned: its rows stay in the outbox)
@@ -150,7 +172,9 @@ impl App {
     }
 }
 
-async fn check_pooler(config: &Config) -> Result<(), StartupError> {
+/// Refuses a pooler that breaks prepared statements; true when DATABASE_URL gives each client
+/// a session of its own (no pooler, or session pooling).
+async fn check_pooler(config: &Config) -> Result<bool, StartupError> {
     let deadline = config.postgres.connect_timeout * 5;
     match pooler::check_prepared_statements(&config.postgres.url, deadline).await {
         Ok(PoolerCheck::Broken { evidence }) => {
@@ -158,9 +182,29 @@ async fn check_pooler(config: &Config) -> Result<(), StartupError> {
         }
         Ok(found) => {
             tracing::info!(?found, "pooler check passed");
-            Ok(())
+            Ok(matches!(found, PoolerCheck::Dedicated))
         }
         Err(e) => Err(StartupError::Postgres(format!("the pooler check could not run: {}", describe(&e)))),
+    }
+}
+
+/// The change feed listens on a session of its own: DATABASE_DIRECT_URL when it is given, or
+/// DATABASE_URL when the pooler check found no transaction pooling there. Without one the feed
+/// stays off, and so does keeping course pages (progress and attempts are still kept: they are
+/// checked against PostgreSQL's versions).
+fn start_feed(config: &Config, dedicated: bool) -> Arc<Feed> {
+    let postgres = &config.postgres;
+    let url = if postgres.direct_url != postgres.url {
+        Some(postgres.direct_url.clone())
+    } else {
+        dedicated.then(|| postgres.url.clone())
+    };
+    match url {
+        Some(url) => Feed::start(url),
+        None => {
+            tracing::info!("no DATABASE_DIRECT_URL: the change feed is off, course pages are not kept in memory");
+            Feed::off()
+        }
     }
 }
 

@@ -25,6 +25,7 @@ pub struct Config {
     /// How long a DataLoader waits to gather keys into one batch.
     pub loader_delay: Duration,
     pub projector: ProjectorConfig,
+    pub read_cache: ReadCacheConfig,
     pub auth: AuthConfig,
     pub persisted: PersistedConfig,
     pub ftv1: Ftv1Config,
@@ -201,6 +202,19 @@ pub struct ProjectorConfig {
     pub batch: u64,
     /// How often an idle projector looks at the outbox.
     pub poll: Duration,
+}
+
+/// Read-model documents each replica keeps in memory (`projection/cache.rs`).
+#[derive(Clone, Debug)]
+pub struct ReadCacheConfig {
+    /// Course pages kept (0: none).
+    pub courses: usize,
+    /// Learners' progress documents kept (0: none).
+    pub progress: usize,
+    /// Quiz attempt documents kept (0: none).
+    pub attempts: usize,
+    /// The longest a kept course page is served (the course type's cache hint is 60 s).
+    pub course_ttl: Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,6 +440,12 @@ impl Config {
                     n => n.min(5_000),
                 },
                 poll: env.millis("PROJECTOR_POLL_INTERVAL", 100)?,
+            },
+            read_cache: ReadCacheConfig {
+                courses: env.parse("READ_MODEL_CACHE_COURSES", 1_000usize)?,
+                progress: env.parse("READ_MODEL_CACHE_PROGRESS", 10_000usize)?,
+                attempts: env.parse("READ_MODEL_CACHE_ATTEMPTS", 20_000usize)?,
+                course_ttl: env.millis_or_zero("READ_MODEL_CACHE_TTL", 60_000)?,
             },
             auth: auth(&env, profile)?,
             persisted: persisted(&env)?,

@@ -20,6 +20,7 @@ mod m20261130_000014_create_read_model_outbox;
 mod m20261130_000015_create_idempotency_keys;
 mod m20261130_000016_create_discovery_indexes;
 mod m20261130_000017_create_course_search_vector;
+mod m20261205_000018_notify_course_changes;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000015_create_idempotency_keys::Migration),
             Box::new(m20261130_000016_create_discovery_indexes::Migration),
             Box::new(m20261130_000017_create_course_search_vector::Migration),
+            Box::new(m20261205_000018_notify_course_changes::Migration),
         ]
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     domain::cursor::TimeCursor,
     domain::ids::parse_id,
     error::AppError,
-    loaders::{self, CourseById, ProgressOf, UserById},
+    loaders::{self, CourseById, ProgressAt, ProgressOf, UserById},
     projection::docs::ProgressDoc,
     projection::{build, docs::Kind},
     store::pg::{
@@ -97,7 +97,10 @@ impl Learner {
             .into_iter()
             .map(|r| EnrollmentEdge {
                 cursor: TimeCursor { at: r.enrolled_at, id: r.course_id }.encode(),
-                node: Enrollment(r),
+                node: Enrollment(
+                    EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at },
+                    r.progress_version,
+                ),
             })
             .collect();
         let page_info = PageInfo {
@@ -139,7 +142,10 @@ impl Learner {
         Ok(rows
             .into_iter()
             .map(|r| {
-                Enrollment(EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at })
+                Enrollment(
+                    EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at },
+                    None,
+                )
             })
             .collect())
     }
@@ -199,8 +205,9 @@ impl EnrollmentConnection {
     }
 }
 
-/// A learner's enrolment in a course.
-pub struct Enrollment(EnrollmentRow);
+/// A learner's enrolment in a course, and the version PostgreSQL holds of its progress
+/// document when the statement that found it read that too.
+pub struct Enrollment(EnrollmentRow, Option<i64>);
 
 /// A learner's enrolment in a course.
 #[Object(cache_control(private, no_cache))]
@@ -219,8 +226,13 @@ impl Enrollment {
 
     /// The learner's progress in the course (their own latest writes included).
     async fn progress(&self, ctx: &Context<'_>) -> Result<Option<Progress>> {
-        let key = ProgressOf { user: self.0.user_id, course: self.0.course_id };
-        Ok(loaders::read_models(ctx)?.load_one(key).await?.map(Progress))
+        let (user, course) = (self.0.user_id, self.0.course_id);
+        let loader = loaders::read_models(ctx)?;
+        let found = match self.1 {
+            Some(version) => loader.load_one(ProgressAt { user, course, version }).await?,
+            None => loader.load_one(ProgressOf { user, course }).await?,
+        };
+        Ok(found.map(Progress))
     }
 }
 
@@ -375,7 +387,7 @@ impl LearnerMutation {
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .ok_or(AppError::Internal)?;
-        Ok(Enrollment(EnrollmentRow { user_id: user, course_id: course, enrolled_at }))
+        Ok(Enrollment(EnrollmentRow { user_id: user, course_id: course, enrolled_at }, None))
     }
 
     /// Ends the signed-in learner's enrolment in a course (their lesson progress is kept).

@@ -74,6 +74,10 @@ fn stores(state: &AppState, scrape: &Scrape) {
     scrape.counter("learngraph_read_model_fallbacks_total", help, &[], load(&reads.fallbacks));
     let help = "Read-model reads that stopped waiting for a slow MongoDB (MONGO_HEDGE_AFTER).";
     scrape.counter("learngraph_read_model_hedged_total", help, &[], load(&reads.hedged));
+    let help = "Read-model documents served from this replica's memory (no round trip).";
+    scrape.counter("learngraph_read_model_cache_hits_total", help, &[], load(&state.read_models.cache.hits));
+    let help = "1 while this replica listens to the change feed (course pages may be kept), else 0.";
+    scrape.gauge("learngraph_change_feed_live", help, &[], if state.feed.is_live() { 1.0 } else { 0.0 });
 }
 
 /// The projector: this replica's work and lag, and the outbox backlog all replicas share (one

@@ -7,7 +7,7 @@ use crate::{
     auth::Authenticator,
     config::Config,
     graphql::LearnGraphSchema,
-    projection::{projector::ProjectorStats, read::ReadModels},
+    projection::{feed::Feed, projector::ProjectorStats, read::ReadModels},
     store::{mongo::MongoStore, pg::PgStore},
 };
 
@@ -27,4 +27,6 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// What this replica's projector has done (None when PROJECTOR_ENABLED=false).
     pub projector: Option<Arc<ProjectorStats>>,
+    /// This replica's end of the change feed.
+    pub feed: Arc<Feed>,
 }

@@ -10,7 +10,7 @@ use std::{sync::Arc, time::Duration};
 use async_graphql::{dataloader::DataLoader, Context};
 
 pub use self::{
-    mongo::{AttemptsOf, CourseDocById, CourseDocBySlug, ProgressOf, ReadModelReader},
+    mongo::{AttemptsOf, CourseDocById, CourseDocBySlug, ProgressAt, ProgressOf, ReadModelReader},
     pg::{
         CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonById, LessonCountOf, LessonsByCourse,
         PgReader, QuizById, QuizzesOfLesson, UserById,
@@ -19,7 +19,7 @@ pub use self::{
 use crate::{error::AppError, projection::read::ReadModels, store::pg::PgStore};
 
 /// Every lookup's name, as its batches are counted (`learngraph_loader_batch_keys`).
-const NAMES: [&str; 15] = [
+const NAMES: [&str; 16] = [
     "CourseById",
     "CategoryById",
     "UserById",
@@ -33,6 +33,7 @@ const NAMES: [&str; 15] = [
     "QuizzesOfLesson",
     "CourseDocById",
     "CourseDocBySlug",
+    "ProgressAt",
     "ProgressOf",
     "AttemptsOf",
 ];

@@ -85,6 +85,38 @@ impl Loader<ProgressOf> for ReadModelReader {
     }
 }
 
+/// A learner's progress in a course at the version PostgreSQL holds (read by the statement that
+/// found the enrolment): no version lookup of its own (see `ReadModels::progress_at`).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub struct ProgressAt {
+    pub user: Uuid,
+    pub course: Uuid,
+    pub version: i64,
+}
+
+impl Loader<ProgressAt> for ReadModelReader {
+    type Value = crate::projection::docs::ProgressDoc;
+    type Error = AppError;
+
+    #[tracing::instrument(name = "dataloader", skip_all, fields(otel.name = "load ProgressAt", db.system.name = "mongodb", loader.keys = keys.len()))]
+    async fn load(&self, keys: &[ProgressAt]) -> Result<HashMap<ProgressAt, Self::Value>, AppError> {
+        crate::metrics::loader_batch("ProgressAt", keys.len());
+        if keys.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let versions: HashMap<String, i64> =
+            keys.iter().map(|k| (format!("{}:{}", k.user, k.course), k.version)).collect();
+        let docs = self.0.progress_at(&versions).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| {
+                let doc = docs.get(&k.course).filter(|d| d.user_id.bytes() == *k.user.as_bytes())?;
+                Some((*k, doc.clone()))
+            })
+            .collect())
+    }
+}
+
 /// A learner's attempts at a quiz, newest first (the learner is part of the key), from the
 /// attempt history read model with read-your-writes (see `ReadModels::attempts_of`).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]

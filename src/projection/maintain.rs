@@ -83,6 +83,8 @@ pub async fn rebuild(pg: &DatabaseConnection, mongo: &MongoStore) -> Result<Rebu
         }
         report.kinds.push((kind, written, started.elapsed()));
         report.removed += remove_orphans(pg, mongo, kind).await?;
+        // every replica's kept documents of this kind may be stale now
+        super::projector::announce(pg, vec![super::feed::everything(kind)], MAINTENANCE_DEADLINE).await?;
     }
     progress.finish();
     Ok(report)

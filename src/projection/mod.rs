@@ -3,7 +3,9 @@
 //! builders, the projector that drains the outbox, and rebuild/verify.
 
 pub mod build;
+pub mod cache;
 pub mod docs;
+pub mod feed;
 pub mod maintain;
 pub mod projector;
 pub mod read;

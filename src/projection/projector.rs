@@ -24,6 +24,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, S
 use super::{
     build::{self, Batch},
     docs::Kind,
+    feed,
 };
 use crate::{
     error::{Store, StoreError, StoreErrorKind},
@@ -249,6 +250,31 @@ impl Projector {
     async fn project(&self, kind: Kind, keys: &[String]) -> Result<Outcome, StoreError> {
         bring_up_to_date(&self.pg, &self.mongo, kind, keys, self.deadline, &self.stats, false).await
     }
+}
+
+/// Sends `payloads` on the change feed's channel (in the caller's transaction, if any): the
+/// commits of course changes announce themselves (migration 18); a rebuild, which rewrites
+/// documents in MongoDB without a change in PostgreSQL, announces itself with this.
+pub(crate) async fn announce<C: ConnectionTrait>(
+    db: &C,
+    payloads: Vec<String>,
+    deadline: Duration,
+) -> Result<(), StoreError> {
+    if payloads.is_empty() {
+        return Ok(());
+    }
+    with_deadline(
+        Store::Postgres,
+        "announce changes",
+        deadline,
+        db.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+            [feed::CHANNEL.into(), payloads.into()],
+        )),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Brings the documents of `keys` up to date: skips those Mongo holds at PostgreSQL's version,

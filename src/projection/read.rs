@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::{
     build::{self, mongo_id},
+    cache::{CacheSizes, DocCache},
     docs::{AttemptDoc, CourseDoc, Kind, ProgressDoc},
 };
 use crate::{
@@ -41,6 +42,8 @@ pub struct ReadModels {
     pg_deadline: Duration,
     pub stats: Arc<ReadStats>,
     skip_mongo_until: Arc<Mutex<Option<Instant>>>,
+    /// Documents kept in memory (none unless `with_cache` gives sizes).
+    pub cache: Arc<DocCache>,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +77,18 @@ impl ReadModels {
             pg_deadline,
             stats: Arc::default(),
             skip_mongo_until: Arc::new(Mutex::new(None)),
+            cache: Arc::new(DocCache::new(
+                super::feed::Feed::off(),
+                CacheSizes { courses: 0, progress: 0, attempts: 0 },
+                Duration::ZERO,
+            )),
         }
+    }
+
+    /// Reads through `cache` (see `cache.rs`: what is kept, and for how long).
+    pub fn with_cache(mut self, cache: Arc<DocCache>) -> Self {
+        self.cache = cache;
+        self
     }
 
     /// Whether reads skip MongoDB right now (it failed or timed out a moment ago).
@@ -82,70 +96,121 @@ impl ReadModels {
         self.skip_mongo_until.lock().ok().and_then(|g| *g).is_some_and(|t| Instant::now() < t)
     }
 
-    /// Course documents by id (unknown ids are absent).
+    /// Course documents by id (unknown ids are absent): kept ones first, then MongoDB.
     pub async fn courses_by_ids(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, CourseDoc>, AppError> {
-        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        let epoch = self.cache.epoch();
+        let mut out = HashMap::with_capacity(ids.len());
+        let mut keys = Vec::new();
+        for id in ids {
+            match self.cache.course(*id) {
+                Some(doc) => {
+                    out.insert(*id, doc);
+                }
+                None => keys.push(id.to_string()),
+            }
+        }
+        if keys.is_empty() {
+            return Ok(out);
+        }
         let filter = doc! { "_id": { "$in": keys.iter().map(|k| mongo_id(Kind::Course, k)).collect::<Vec<Bson>>() } };
-        let docs = self.courses(filter, keys).await?;
-        Ok(docs.into_iter().map(|d| (Uuid::from_bytes(d.id.bytes()), d)).collect())
+        for (doc, from_mongo) in self.courses(filter, keys).await? {
+            if from_mongo {
+                self.cache.keep_course(epoch, &doc);
+            }
+            out.insert(Uuid::from_bytes(doc.id.bytes()), doc);
+        }
+        Ok(out)
     }
 
-    /// Course documents by slug (unknown slugs are absent).
+    /// Course documents by slug (unknown slugs are absent): kept ones first, then MongoDB.
     pub async fn courses_by_slugs(&self, slugs: &[String]) -> Result<HashMap<String, CourseDoc>, AppError> {
-        let filter = doc! { "slug": { "$in": slugs } };
-        let found = self.mongo_find(Kind::Course, filter).await;
-        let mut out: HashMap<String, CourseDoc> = HashMap::new();
+        let epoch = self.cache.epoch();
+        let mut out: HashMap<String, CourseDoc> = HashMap::with_capacity(slugs.len());
+        let mut wanted = Vec::new();
+        for slug in slugs {
+            match self.cache.course_by_slug(slug) {
+                Some(doc) => {
+                    out.insert(slug.clone(), doc);
+                }
+                None => wanted.push(slug.clone()),
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let found = self.mongo_find(Kind::Course, doc! { "slug": { "$in": &wanted } }).await;
+        let mut read = Vec::new();
         if let Some(docs) = &found {
             for d in docs {
                 if let Ok(c) = bson::from_document::<CourseDoc>(d.clone()) {
-                    out.insert(c.slug.clone(), c);
+                    read.push(c);
                 }
             }
         }
-        let missing: Vec<String> = slugs.iter().filter(|s| !out.contains_key(*s)).cloned().collect();
+        self.stats.mongo_hits.fetch_add(found.map_or(0, |d| d.len() as u64), Ordering::Relaxed);
+        let missing: Vec<String> = wanted.into_iter().filter(|s| !read.iter().any(|c| &c.slug == s)).collect();
+        for doc in read {
+            self.cache.keep_course(epoch, &doc);
+            out.insert(doc.slug.clone(), doc);
+        }
         if !missing.is_empty() {
             // not in Mongo (down, or not projected yet): which courses are these, then build them
             let ids = self.ids_of_slugs(&missing).await?;
             if !ids.is_empty() {
                 let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
-                for c in self.build_courses(&keys).await? {
-                    out.insert(c.slug.clone(), c);
+                for doc in self.build_courses(&keys).await? {
+                    out.insert(doc.slug.clone(), doc);
                 }
             }
         }
-        self.stats.mongo_hits.fetch_add(found.map_or(0, |d| d.len() as u64), Ordering::Relaxed);
         Ok(out)
     }
 
     /// A learner's progress documents in `courses` (absent where the learner is not enrolled).
     ///
     /// Read-your-writes: the learner's own changes may not be projected yet, so the versions
-    /// Mongo holds are checked against PostgreSQL's (one primary-key lookup for the batch), and
-    /// any document that is behind, or missing, is built from PostgreSQL instead.
+    /// PostgreSQL holds are read first (one primary-key lookup for the batch), and only a
+    /// document at that version or newer is taken (see `progress_at`).
     pub async fn progress_of(&self, user: Uuid, courses: &[Uuid]) -> Result<HashMap<Uuid, ProgressDoc>, AppError> {
         let keys: Vec<String> = courses.iter().map(|c| format!("{user}:{c}")).collect();
-        let filter = doc! { "_id": { "$in": keys.clone() } };
-        let (found, versions) =
-            tokio::join!(self.mongo_find(Kind::Progress, filter), self.pg_versions(Kind::Progress, &keys));
-        let versions = versions?;
-        let mut out = HashMap::new();
+        let versions = self.pg_versions(Kind::Progress, &keys).await?;
+        self.progress_at(&versions).await
+    }
+
+    /// Progress documents at `versions` (key → PostgreSQL's version) or newer: kept ones, then
+    /// MongoDB's, and any that is behind or missing built from PostgreSQL. The caller read the
+    /// versions in a statement that ran after the learner's last write committed.
+    pub async fn progress_at(&self, versions: &HashMap<String, i64>) -> Result<HashMap<Uuid, ProgressDoc>, AppError> {
+        let mut out = HashMap::with_capacity(versions.len());
+        let mut wanted = Vec::new();
+        for (key, version) in versions {
+            match self.cache.progress(key, *version) {
+                Some(p) => {
+                    out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
+                }
+                None => wanted.push(key.clone()),
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let found = self.mongo_find(Kind::Progress, doc! { "_id": { "$in": &wanted } }).await;
+        let mut behind: std::collections::HashSet<String> = wanted.into_iter().collect();
         for d in found.unwrap_or_default() {
             let Ok(p) = bson::from_document::<ProgressDoc>(d) else { continue };
-            if versions.get(&p.id).is_some_and(|v| p.version >= *v) {
+            if versions.get(&p.id).is_some_and(|v| p.version >= *v) && behind.remove(&p.id) {
                 self.stats.mongo_hits.fetch_add(1, Ordering::Relaxed);
+                self.cache.keep_progress(&p);
                 out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
             }
         }
-        let behind: Vec<String> = keys
-            .into_iter()
-            .filter(|k| versions.contains_key(k))
-            .filter(|k| !out.values().any(|p| &p.id == k))
-            .collect();
         if !behind.is_empty() {
+            let behind: Vec<String> = behind.into_iter().collect();
             for b in self.build(Kind::Progress, &behind).await? {
                 let p: ProgressDoc = bson::from_document(b.doc).map_err(|e| {
                     AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string()))
                 })?;
+                self.cache.keep_progress(&p);
                 out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
             }
         }
@@ -181,26 +246,40 @@ impl ReadModels {
         if versions.is_empty() {
             return Ok(Vec::new());
         }
-        let wanted: HashMap<String, i64> = versions.into_iter().map(|r| (r.key, r.version)).collect();
-        let ids: Vec<Bson> = wanted.keys().map(|k| mongo_id(Kind::Attempt, k)).collect();
-        let found = self.mongo_find(Kind::Attempt, doc! { "_id": { "$in": ids } }).await;
-        let mut out = Vec::with_capacity(wanted.len());
-        for d in found.unwrap_or_default() {
-            let Ok(a) = bson::from_document::<AttemptDoc>(d) else { continue };
-            let key = Uuid::from_bytes(a.id.bytes()).to_string();
-            if wanted.get(&key).is_some_and(|v| a.version >= *v) {
-                out.push(a);
+        let mut wanted: HashMap<String, i64> = HashMap::with_capacity(versions.len());
+        let mut out = Vec::with_capacity(versions.len());
+        for r in versions {
+            match r.key.parse::<Uuid>().ok().and_then(|id| self.cache.attempt(id, r.version)) {
+                Some(kept) => out.push(kept),
+                None => {
+                    wanted.insert(r.key, r.version);
+                }
             }
         }
-        self.stats.mongo_hits.fetch_add(out.len() as u64, Ordering::Relaxed);
+        if !wanted.is_empty() {
+            let ids: Vec<Bson> = wanted.keys().map(|k| mongo_id(Kind::Attempt, k)).collect();
+            let found = self.mongo_find(Kind::Attempt, doc! { "_id": { "$in": ids } }).await;
+            let before = out.len();
+            for d in found.unwrap_or_default() {
+                let Ok(a) = bson::from_document::<AttemptDoc>(d) else { continue };
+                let key = Uuid::from_bytes(a.id.bytes()).to_string();
+                if wanted.get(&key).is_some_and(|v| a.version >= *v) {
+                    self.cache.keep_attempt(&a);
+                    out.push(a);
+                }
+            }
+            self.stats.mongo_hits.fetch_add((out.len() - before) as u64, Ordering::Relaxed);
+        }
         let have: std::collections::HashSet<String> =
             out.iter().map(|a| Uuid::from_bytes(a.id.bytes()).to_string()).collect();
         let behind: Vec<String> = wanted.into_keys().filter(|k| !have.contains(k)).collect();
         if !behind.is_empty() {
             for b in self.build(Kind::Attempt, &behind).await? {
-                out.push(bson::from_document(b.doc).map_err(|e| {
+                let a: AttemptDoc = bson::from_document(b.doc).map_err(|e| {
                     AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string()))
-                })?);
+                })?;
+                self.cache.keep_attempt(&a);
+                out.push(a);
             }
         }
         out.sort_by_key(|a| (a.quiz_id.bytes(), std::cmp::Reverse(a.attempt_number)));
@@ -230,21 +309,22 @@ impl ReadModels {
         Ok(built.docs.into_values().collect())
     }
 
-    async fn courses(&self, filter: Document, keys: Vec<String>) -> Result<Vec<CourseDoc>, AppError> {
+    /// Course documents from MongoDB (true) or, where it lacks them, built from PostgreSQL.
+    async fn courses(&self, filter: Document, keys: Vec<String>) -> Result<Vec<(CourseDoc, bool)>, AppError> {
         let mut out = Vec::with_capacity(keys.len());
         let mut have = std::collections::HashSet::new();
         if let Some(docs) = self.mongo_find(Kind::Course, filter).await {
             for d in docs {
                 if let Ok(c) = bson::from_document::<CourseDoc>(d) {
                     have.insert(Uuid::from_bytes(c.id.bytes()).to_string());
-                    out.push(c);
+                    out.push((c, true));
                 }
             }
             self.stats.mongo_hits.fetch_add(out.len() as u64, Ordering::Relaxed);
         }
         let missing: Vec<String> = keys.into_iter().filter(|k| !have.contains(k)).collect();
         if !missing.is_empty() {
-            out.extend(self.build_courses(&missing).await?);
+            out.extend(self.build_courses(&missing).await?.into_iter().map(|c| (c, false)));
         }
         Ok(out)
     }

@@ -7,6 +7,7 @@ mod support;
 
 mod authoring;
 mod authorization;
+mod cache;
 mod cache_control;
 mod cli;
 mod courses;

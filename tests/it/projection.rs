@@ -562,10 +562,15 @@ async fn every_read_answers_the_same_with_mongo_stopped() {
     let db = TestDb::seeded_ci().await;
     let (pg, mongo) = stores(&db, &uri).await;
     maintain::rebuild(&pg, &mongo).await.expect("rebuild");
+    // nothing kept in memory: every read of the second run goes to a store (tests/it/cache.rs
+    // has the kept documents)
     let app = TestApp::spawn_with(db.config(&[
         ("MONGODB_URI", &uri),
         ("MONGO_READ_TIMEOUT", "300"),
         ("AUTH_JWT_HS256_SECRET", crate::support::TEST_JWT_SECRET),
+        ("READ_MODEL_CACHE_COURSES", "0"),
+        ("READ_MODEL_CACHE_PROGRESS", "0"),
+        ("READ_MODEL_CACHE_ATTEMPTS", "0"),
     ]))
     .await;
     app.warm_mongo().await;

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset};
 use sea_orm::{DbBackend, FromQueryResult, Statement, Value};
 use uuid::Uuid;
 
-use super::{attempt::AttemptRow, enrollment::EnrollmentRow, PgStore};
+use super::{attempt::AttemptRow, PgStore};
 use crate::error::StoreError;
 
 /// Which of a learner's courses a reader may see.
@@ -39,6 +39,15 @@ pub struct Resumable {
     pub last_accessed_at: DateTime<FixedOffset>,
 }
 
+/// An enrolment of a page, with the version PostgreSQL holds of its progress document.
+#[derive(Clone, Debug, FromQueryResult)]
+pub struct EnrollmentPageRow {
+    pub user_id: Uuid,
+    pub course_id: Uuid,
+    pub enrolled_at: DateTime<FixedOffset>,
+    pub progress_version: Option<i64>,
+}
+
 impl PgStore {
     /// Up to `limit` of a learner's enrolments, newest first, after `after` (enrolled at, course).
     #[tracing::instrument(level = "debug", skip_all, fields(limit))]
@@ -48,9 +57,15 @@ impl PgStore {
         scope: Scope,
         after: Option<(DateTime<FixedOffset>, Uuid)>,
         limit: u64,
-    ) -> Result<Vec<EnrollmentRow>, StoreError> {
+    ) -> Result<Vec<EnrollmentPageRow>, StoreError> {
         let mut values: Vec<Value> = vec![user.into()];
-        let mut sql = String::from("SELECT user_id, course_id, enrolled_at FROM enrollments e WHERE e.user_id = $1");
+        // the progress document's version comes along (read-your-writes without a statement of
+        // its own): this statement runs after the learner's last write committed
+        let mut sql = String::from(
+            "SELECT e.user_id, e.course_id, e.enrolled_at, v.version AS progress_version FROM enrollments e \
+             LEFT JOIN read_model_versions v ON v.kind = 'progress' AND v.key = e.user_id::text || ':' || e.course_id::text \
+             WHERE e.user_id = $1",
+        );
         sql.push_str(&scope.predicate("e.course_id", &mut values));
         if let Some((at, course)) = after {
             values.push(at.into());
@@ -58,7 +73,8 @@ impl PgStore {
             sql.push_str(&format!(" AND (e.enrolled_at, e.course_id) < (${}, ${})", values.len() - 1, values.len()));
         }
         sql.push_str(&format!(" ORDER BY e.enrolled_at DESC, e.course_id DESC LIMIT {limit}"));
-        let query = EnrollmentRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values));
+        let query =
+            EnrollmentPageRow::find_by_statement(Statement::from_sql_and_values(DbBackend::Postgres, sql, values));
         self.call("enrollments_page", query.all(self.db())).await
     }
 
