@@ -80,7 +80,7 @@ impl AttemptMutation {
                 }
             };
             store.commit(tx).await?;
-            return Ok(QuizAttempt(row));
+            return Ok(QuizAttempt::from(row));
         };
         let key = super::learner::checked_key(&key)?;
         let response =
@@ -92,7 +92,7 @@ impl AttemptMutation {
                     store.settle(tx, user, key, effect).await?
                 }
             };
-        Ok(QuizAttempt(row_from_json(&response)?))
+        Ok(QuizAttempt::from(row_from_json(&response)?))
     }
 
     /// Submits the learner's answers to their open attempt; graded on the server. The same
@@ -123,7 +123,7 @@ impl AttemptMutation {
         });
         let store = pg_store(ctx)?;
         let tx = match store.claim_idempotency_key(user, key, "submitQuizAttempt", arguments).await? {
-            Claim::Replay(response) => return Ok(QuizAttempt(row_from_json(&response)?)),
+            Claim::Replay(response) => return Ok(QuizAttempt::from(row_from_json(&response)?)),
             Claim::Mismatch => return Err(super::learner::reused().into()),
             Claim::Fresh(tx) => tx,
         };
@@ -168,7 +168,7 @@ impl AttemptMutation {
         }
         .await;
         let response = store.settle(tx, user, key, effect).await?;
-        Ok(QuizAttempt(row_from_json(&response)?))
+        Ok(QuizAttempt::from(row_from_json(&response)?))
     }
 }
 

@@ -1,19 +1,28 @@
 //! Categories: a tree of subjects courses belong to.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, Result, ID};
 
 use super::pg_store;
 use crate::{
-    loaders::{self, CategoryById},
+    loaders::{self, Batch, CategoryById, PgReader},
     store::pg::entity::category,
 };
 
 /// A subject area. Categories nest: a top-level category has no parent.
-pub struct Category(category::Model);
+pub struct Category(category::Model, Option<Arc<Batch<PgReader, CategoryById>>>);
 
 impl From<category::Model> for Category {
     fn from(model: category::Model) -> Self {
-        Self(model)
+        Self(model, None)
+    }
+}
+
+impl Category {
+    /// A category of a list whose parents load together (`parents`: all of them).
+    pub fn with_parents(model: category::Model, parents: Arc<Batch<PgReader, CategoryById>>) -> Self {
+        Self(model, Some(parents))
     }
 }
 
@@ -43,7 +52,11 @@ impl Category {
     /// The enclosing category; null at the top level.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
         let Some(parent_id) = self.0.parent_id else { return Ok(None) };
-        Ok(loaders::pg(ctx)?.load_one(CategoryById(parent_id)).await?.map(Category::from))
+        let found = match &self.1 {
+            Some(parents) => parents.get(ctx, CategoryById(parent_id)).await?,
+            None => loaders::pg(ctx)?.load_one(CategoryById(parent_id)).await?,
+        };
+        Ok(found.map(Category::from))
     }
 }
 

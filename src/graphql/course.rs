@@ -1,8 +1,11 @@
 //! A course: its lessons, instructor, category and figures, and the roots that read courses.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Enum, Json, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use rust_decimal::{prelude::ToPrimitive, Decimal};
+use tokio::sync::OnceCell;
 
 use super::{
     course_filter::CourseFilterInput,
@@ -14,8 +17,8 @@ use crate::{
     domain::ids::parse_id,
     error::AppError,
     loaders::{
-        self, CategoryById, CourseDocById, CourseDocBySlug, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse,
-        UserById,
+        self, Batch, CategoryById, CourseDocById, CourseDocBySlug, FiguresOf, FunnelOf, LessonCountOf, LessonsByCourse,
+        PgReader, UserById,
     },
     projection::docs::CourseDoc,
     store::pg::{
@@ -56,12 +59,49 @@ impl CourseLevel {
 }
 
 /// A course: its lessons, instructor and category, and how learners rate it.
-pub struct Course(course::Model, Option<Vec<lesson::Model>>);
+pub struct Course(course::Model, Option<Vec<lesson::Model>>, Option<Arc<Siblings>>);
 
-/// A course row (discovery); its lessons load on demand.
+/// What the courses of one list share in a request: each relation (category, its parent,
+/// instructor, lesson count, lessons) is loaded once for all of them (see `loaders::Batch`).
+pub struct Siblings {
+    categories: Arc<Batch<PgReader, CategoryById>>,
+    /// The parents of the categories above, once those are loaded.
+    parents: OnceCell<Arc<Batch<PgReader, CategoryById>>>,
+    instructors: Arc<Batch<PgReader, UserById>>,
+    lesson_counts: Arc<Batch<PgReader, LessonCountOf>>,
+    lessons: Arc<Batch<PgReader, LessonsByCourse>>,
+}
+
+impl Siblings {
+    /// What the courses `models` share.
+    pub fn of<'a>(models: impl Iterator<Item = &'a course::Model> + Clone) -> Arc<Siblings> {
+        Arc::new(Siblings {
+            categories: Batch::new(models.clone().filter_map(|m| m.category_id).map(CategoryById)),
+            parents: OnceCell::new(),
+            instructors: Batch::new(models.clone().filter_map(|m| m.instructor_id).map(UserById)),
+            lesson_counts: Batch::new(models.clone().map(|m| LessonCountOf(m.id))),
+            lessons: Batch::new(models.map(|m| LessonsByCourse(m.id))),
+        })
+    }
+}
+
+impl Course {
+    /// The courses of one list, sharing their loads.
+    pub fn all_of(models: Vec<course::Model>) -> Vec<Course> {
+        let shared = Siblings::of(models.iter());
+        models.into_iter().map(|m| Course(m, None, Some(shared.clone()))).collect()
+    }
+
+    /// A course of a list whose loads `shared` holds.
+    pub fn sharing(model: course::Model, shared: &Arc<Siblings>) -> Course {
+        Course(model, None, Some(shared.clone()))
+    }
+}
+
+/// A course row on its own; its relations load on demand.
 impl From<course::Model> for Course {
     fn from(model: course::Model) -> Self {
-        Self(model, None)
+        Self(model, None, None)
     }
 }
 
@@ -69,7 +109,7 @@ impl From<course::Model> for Course {
 impl From<CourseDoc> for Course {
     fn from(doc: CourseDoc) -> Self {
         let (row, lessons) = doc.into_rows();
-        Self(row, Some(lessons))
+        Self(row, Some(lessons), None)
     }
 }
 
@@ -154,20 +194,35 @@ impl Course {
     /// The subject the course belongs to.
     async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
         let Some(id) = self.0.category_id else { return Ok(None) };
-        Ok(loaders::pg(ctx)?.load_one(CategoryById(id)).await?.map(Category::from))
+        let Some(shared) = &self.2 else {
+            return Ok(loaders::pg(ctx)?.load_one(CategoryById(id)).await?.map(Category::from));
+        };
+        let found = shared.categories.get(ctx, CategoryById(id)).await?;
+        // the categories' parents, for all of them at once (a second level of the same list)
+        let all = shared.categories.all(ctx).await?;
+        let parents = shared
+            .parents
+            .get_or_init(|| async { Batch::new(all.values().filter_map(|c| c.parent_id).map(CategoryById)) })
+            .await;
+        Ok(found.map(|c| Category::with_parents(c, parents.clone())))
     }
 
     /// Who teaches it.
     async fn instructor(&self, ctx: &Context<'_>) -> Result<Option<User>> {
         let Some(id) = self.0.instructor_id else { return Ok(None) };
-        Ok(loaders::pg(ctx)?.load_one(UserById(id)).await?.map(User::from))
+        let found = match &self.2 {
+            Some(shared) => shared.instructors.get(ctx, UserById(id)).await?,
+            None => loaders::pg(ctx)?.load_one(UserById(id)).await?,
+        };
+        Ok(found.map(User::from))
     }
 
     /// How many lessons the course has.
     async fn lesson_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let n = match &self.1 {
-            Some(embedded) => embedded.len() as i64,
-            None => loaders::pg(ctx)?.load_one(LessonCountOf(self.0.id)).await?.unwrap_or_default(),
+        let n = match (&self.1, &self.2) {
+            (Some(embedded), _) => embedded.len() as i64,
+            (None, Some(shared)) => shared.lesson_counts.get(ctx, LessonCountOf(self.0.id)).await?.unwrap_or_default(),
+            (None, None) => loaders::pg(ctx)?.load_one(LessonCountOf(self.0.id)).await?.unwrap_or_default(),
         };
         Ok(clamp(n))
     }
@@ -201,9 +256,10 @@ impl Course {
 
     /// The course's lessons in order (their outline).
     async fn lessons(&self, ctx: &Context<'_>) -> Result<Vec<Lesson>> {
-        let lessons = match &self.1 {
-            Some(embedded) => embedded.clone(),
-            None => loaders::pg(ctx)?.load_one(LessonsByCourse(self.0.id)).await?.unwrap_or_default(),
+        let lessons = match (&self.1, &self.2) {
+            (Some(embedded), _) => embedded.clone(),
+            (None, Some(shared)) => shared.lessons.get(ctx, LessonsByCourse(self.0.id)).await?.unwrap_or_default(),
+            (None, None) => loaders::pg(ctx)?.load_one(LessonsByCourse(self.0.id)).await?.unwrap_or_default(),
         };
         Ok(Lesson::all_of(lessons))
     }

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     domain::cursor::{CourseCursor, CourseOrder},
     error::AppError,
-    loaders::{self, CategoryById},
+    loaders::{Batch, CategoryById, PgReader},
     store::pg::discovery::{CourseFilter, Direction},
 };
 
@@ -103,6 +103,8 @@ pub struct LevelCount {
 pub struct CategoryCount {
     category: Option<Uuid>,
     count: i32,
+    /// The categories of all the counts listed together, loaded once.
+    categories: Arc<Batch<PgReader, CategoryById>>,
 }
 
 /// How many courses of a list are directly in one category.
@@ -111,7 +113,7 @@ impl CategoryCount {
     /// The category; null for courses filed under none.
     async fn category(&self, ctx: &Context<'_>) -> Result<Option<Category>> {
         let Some(id) = self.category else { return Ok(None) };
-        Ok(loaders::pg(ctx)?.load_one(CategoryById(id)).await?.map(Category::from))
+        Ok(self.categories.get(ctx, CategoryById(id)).await?.map(Category::from))
     }
 
     /// How many courses of the list are directly in it (not in its subcategories).
@@ -135,7 +137,11 @@ impl CourseFacets {
     /// Courses per category, most first; categories with none are left out.
     async fn categories(&self, ctx: &Context<'_>) -> Result<Vec<CategoryCount>> {
         let rows = pg_store(ctx)?.category_facets(&self.filter).await?;
-        Ok(rows.into_iter().map(|(category, n)| CategoryCount { category, count: clamp(n) }).collect())
+        let categories = Batch::new(rows.iter().filter_map(|(category, _)| category.map(CategoryById)));
+        Ok(rows
+            .into_iter()
+            .map(|(category, n)| CategoryCount { category, count: clamp(n), categories: categories.clone() })
+            .collect())
     }
 }
 
@@ -226,8 +232,10 @@ pub(crate) async fn list_courses(
             }
         }
     }
+    let (cursors, models): (Vec<String>, Vec<_>) = rows.into_iter().map(|r| (r.cursor.encode(), r.course)).unzip();
+    // the page's courses share their relations' loads: one statement per relation per page
     let edges: Vec<CourseEdge> =
-        rows.into_iter().map(|r| CourseEdge { cursor: r.cursor.encode(), node: r.course.into() }).collect();
+        cursors.into_iter().zip(Course::all_of(models)).map(|(cursor, node)| CourseEdge { cursor, node }).collect();
     let (has_next_page, has_previous_page) = match direction {
         Direction::Forward => (more, cursor_given),
         Direction::Backward => (cursor_given, more),

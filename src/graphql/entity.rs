@@ -7,18 +7,87 @@
 //! may not see, or is not a well-formed id resolves to null in its place, so one stale key
 //! does not fail the other representations of the call.
 
-use async_graphql::{Context, Object, Result, ID};
+use std::sync::Arc;
+
+use async_graphql::{
+    parser::types::{DocumentOperations, Selection},
+    Context, Name, Object, Result, Value, ID,
+};
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
-    course::may_see,
+    course::{may_see, Siblings as CourseSiblings},
     quiz::{self, viewer},
     Course, Lesson, User,
 };
 use crate::{
     domain::ids::parse_id,
-    loaders::{self, CourseById, CourseDocBySlug, LessonById, QuizById, UserById},
+    loaders::{self, Batch, CourseById, CourseDocBySlug, LessonById, PgReader, QuizById, UserById},
 };
+
+/// The keys of one `_entities` call, loaded together: one batch per type, and the courses'
+/// relations shared among them (see `loaders::Batch`). The request pipeline prepares it from
+/// the call's representations before execution, so however many representations a gateway
+/// sends, and however their resolvers are polled, each type costs one round trip.
+pub struct EntityBatches {
+    courses: Arc<Batch<PgReader, CourseById>>,
+    course_siblings: OnceCell<Arc<CourseSiblings>>,
+    lessons: Arc<Batch<PgReader, LessonById>>,
+    /// The courses of the lessons above, once those are loaded.
+    lesson_courses: OnceCell<Arc<Batch<PgReader, CourseById>>>,
+    quizzes: Arc<Batch<PgReader, QuizById>>,
+    users: Arc<Batch<PgReader, UserById>>,
+}
+
+/// The batches of the `_entities` call `request` runs, if it runs one (`text`: its document).
+pub fn batches(request: &mut async_graphql::Request, text: &str) -> Option<EntityBatches> {
+    if !text.contains("_entities") {
+        return None;
+    }
+    let variables = request.variables.clone();
+    let document = request.parsed_query().ok()?;
+    let operations: Vec<_> = match &document.operations {
+        DocumentOperations::Single(op) => vec![op],
+        DocumentOperations::Multiple(ops) => ops.values().collect(),
+    };
+    let mut representations = Vec::new();
+    for op in operations {
+        for selection in &op.node.selection_set.node.items {
+            let Selection::Field(field) = &selection.node else { continue };
+            if field.node.name.node != "_entities" {
+                continue;
+            }
+            let Some(value) = field.node.get_argument("representations") else { continue };
+            let value = value.node.clone().into_const_with(|name| variables.get(&name).cloned().ok_or(()));
+            if let Ok(Value::List(items)) = value {
+                representations.extend(items);
+            }
+        }
+    }
+    let ids = |typename: &str| -> Vec<Uuid> {
+        representations
+            .iter()
+            .filter_map(|r| match r {
+                Value::Object(o) if o.get("__typename") == Some(&Value::String(typename.to_owned())) => {
+                    match o.get(&Name::new("id")) {
+                        Some(Value::String(id)) => id.parse().ok(),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    Some(EntityBatches {
+        courses: Batch::new(ids("Course").into_iter().map(CourseById)),
+        course_siblings: OnceCell::new(),
+        lessons: Batch::new(ids("Lesson").into_iter().map(LessonById)),
+        lesson_courses: OnceCell::new(),
+        quizzes: Batch::new(ids("Quiz").into_iter().map(QuizById)),
+        users: Batch::new(ids("User").into_iter().map(UserById)),
+    })
+}
 
 /// The entity resolvers (they add no fields to `Query`).
 #[derive(Default)]
@@ -35,8 +104,16 @@ impl EntityQuery {
     #[graphql(entity)]
     async fn course_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Course>> {
         let Some(id) = key(&id) else { return Ok(None) };
-        let found = loaders::pg(ctx)?.load_one(CourseById(id)).await?;
-        Ok(found.filter(|c| may_see(viewer(ctx), c.is_published, c.instructor_id)).map(Course::from))
+        let visible =
+            |c: &crate::store::pg::entity::course::Model| may_see(viewer(ctx), c.is_published, c.instructor_id);
+        let Some(batches) = ctx.data_opt::<EntityBatches>() else {
+            let found = loaders::pg(ctx)?.load_one(CourseById(id)).await?;
+            return Ok(found.filter(visible).map(Course::from));
+        };
+        let found = batches.courses.get(ctx, CourseById(id)).await?;
+        let all = batches.courses.all(ctx).await?;
+        let siblings = batches.course_siblings.get_or_init(|| async { CourseSiblings::of(all.values()) }).await;
+        Ok(found.filter(visible).map(|c| Course::sharing(c, siblings)))
     }
 
     /// A course by slug.
@@ -56,8 +133,24 @@ impl EntityQuery {
     async fn lesson_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Lesson>> {
         let Some(id) = key(&id) else { return Ok(None) };
         let loader = loaders::pg(ctx)?;
-        let Some(lesson) = loader.load_one(LessonById(id)).await? else { return Ok(None) };
-        let course = loader.load_one(CourseById(lesson.course_id)).await?;
+        let course = match ctx.data_opt::<EntityBatches>() {
+            Some(batches) => {
+                let Some(lesson) = batches.lessons.get(ctx, LessonById(id)).await? else { return Ok(None) };
+                let all = batches.lessons.all(ctx).await?;
+                let courses = batches
+                    .lesson_courses
+                    .get_or_init(|| async { Batch::new(all.values().map(|l| CourseById(l.course_id))) })
+                    .await;
+                let course = courses.get(ctx, CourseById(lesson.course_id)).await?;
+                (lesson, course)
+            }
+            None => {
+                let Some(lesson) = loader.load_one(LessonById(id)).await? else { return Ok(None) };
+                let course = loader.load_one(CourseById(lesson.course_id)).await?;
+                (lesson, course)
+            }
+        };
+        let (lesson, course) = course;
         let visible = course.is_some_and(|c| may_see(viewer(ctx), c.is_published, c.instructor_id));
         Ok(visible.then(|| Lesson::from(lesson)))
     }
@@ -66,7 +159,10 @@ impl EntityQuery {
     #[graphql(entity)]
     async fn quiz_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<quiz::Quiz>> {
         let Some(id) = key(&id) else { return Ok(None) };
-        let found = loaders::pg(ctx)?.load_one(QuizById(id)).await?;
+        let found = match ctx.data_opt::<EntityBatches>() {
+            Some(batches) => batches.quizzes.get(ctx, QuizById(id)).await?,
+            None => loaders::pg(ctx)?.load_one(QuizById(id)).await?,
+        };
         Ok(found.filter(|q| quiz::visible(viewer(ctx), q)).map(quiz::Quiz::from))
     }
 
@@ -74,7 +170,10 @@ impl EntityQuery {
     #[graphql(entity)]
     async fn user_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<User>> {
         let Some(id) = key(&id) else { return Ok(None) };
-        let found = loaders::pg(ctx)?.load_one(UserById(id)).await?;
+        let found = match ctx.data_opt::<EntityBatches>() {
+            Some(batches) => batches.users.get(ctx, UserById(id)).await?,
+            None => loaders::pg(ctx)?.load_one(UserById(id)).await?,
+        };
         Ok(found.filter(|u| u.is_active).map(User::from))
     }
 }

@@ -1,12 +1,15 @@
 //! The signed-in learner: `me`, their enrolments and progress; `enroll` and `unenroll`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::{
-    course::may_see,
+    course::{may_see, Siblings as CourseSiblings},
     course_filter::CourseFilterInput,
     course_list::{list_courses, CourseConnection, CourseOrderBy, PageInfo},
     pg_store,
@@ -18,7 +21,7 @@ use crate::{
     domain::cursor::TimeCursor,
     domain::ids::parse_id,
     error::AppError,
-    loaders::{self, CourseById, ProgressAt, ProgressOf, UserById},
+    loaders::{self, Batch, CourseById, PgReader, ProgressAt, ProgressOf, ReadModelReader, UserById},
     projection::docs::ProgressDoc,
     projection::{build, docs::Kind},
     store::pg::{
@@ -93,16 +96,18 @@ impl Learner {
         let mut rows = store.enrollments_page(self.user.id, self.scope, from.map(|c| (c.at, c.id)), size + 1).await?;
         let has_next_page = rows.len() as u64 > size;
         rows.truncate(size as usize);
-        let edges: Vec<EnrollmentEdge> = rows
-            .into_iter()
-            .map(|r| EnrollmentEdge {
-                cursor: TimeCursor { at: r.enrolled_at, id: r.course_id }.encode(),
-                node: Enrollment(
-                    EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at },
-                    r.progress_version,
-                ),
-            })
-            .collect();
+        let cursors: Vec<String> =
+            rows.iter().map(|r| TimeCursor { at: r.enrolled_at, id: r.course_id }.encode()).collect();
+        let nodes = Enrollment::all_of(
+            rows.into_iter()
+                .map(|r| {
+                    let row = EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at };
+                    (row, r.progress_version)
+                })
+                .collect(),
+        );
+        let edges: Vec<EnrollmentEdge> =
+            cursors.into_iter().zip(nodes).map(|(cursor, node)| EnrollmentEdge { cursor, node }).collect();
         let page_info = PageInfo {
             has_next_page,
             has_previous_page: from.is_some(),
@@ -139,15 +144,13 @@ impl Learner {
     ) -> Result<Vec<Enrollment>> {
         let size = page_size("first", first.unwrap_or(5))?;
         let rows = pg_store(ctx)?.continue_learning(self.user.id, self.scope, size).await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                Enrollment(
-                    EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at },
-                    None,
-                )
-            })
-            .collect())
+        Ok(Enrollment::all_of(
+            rows.into_iter()
+                .map(|r| {
+                    (EnrollmentRow { user_id: r.user_id, course_id: r.course_id, enrolled_at: r.enrolled_at }, None)
+                })
+                .collect(),
+        ))
     }
 
     /// The learner's latest quiz attempts, newest first.
@@ -158,7 +161,7 @@ impl Learner {
     ) -> Result<Vec<QuizAttempt>> {
         let size = page_size("first", first.unwrap_or(10))?;
         let rows = pg_store(ctx)?.recent_attempts(self.user.id, self.scope, size).await?;
-        Ok(rows.into_iter().map(QuizAttempt).collect())
+        Ok(QuizAttempt::all_of(rows))
     }
 }
 
@@ -205,9 +208,38 @@ impl EnrollmentConnection {
     }
 }
 
-/// A learner's enrolment in a course, and the version PostgreSQL holds of its progress
-/// document when the statement that found it read that too.
-pub struct Enrollment(EnrollmentRow, Option<i64>);
+/// A learner's enrolment in a course; the version PostgreSQL holds of its progress document
+/// when the statement that found it read that too; and what it shares with the enrolments
+/// listed with it.
+pub struct Enrollment(EnrollmentRow, Option<i64>, Option<Arc<EnrollmentSiblings>>);
+
+/// What the enrolments of one list share in a request: their courses (and those courses'
+/// relations) and their progress documents, each loaded once for all of them.
+pub struct EnrollmentSiblings {
+    courses: Arc<Batch<PgReader, CourseById>>,
+    course_siblings: OnceCell<Arc<CourseSiblings>>,
+    progress: Arc<Batch<ReadModelReader, ProgressAt>>,
+}
+
+impl Enrollment {
+    /// One enrolment on its own (its progress version unknown).
+    fn single(row: EnrollmentRow) -> Enrollment {
+        Enrollment(row, None, None)
+    }
+
+    /// The enrolments of one list, with their progress versions where known, sharing loads.
+    fn all_of(rows: Vec<(EnrollmentRow, Option<i64>)>) -> Vec<Enrollment> {
+        let shared = Arc::new(EnrollmentSiblings {
+            courses: Batch::new(rows.iter().map(|(r, _)| CourseById(r.course_id))),
+            course_siblings: OnceCell::new(),
+            progress: Batch::new(
+                rows.iter()
+                    .filter_map(|(r, v)| v.map(|version| ProgressAt { user: r.user_id, course: r.course_id, version })),
+            ),
+        });
+        rows.into_iter().map(|(row, version)| Enrollment(row, version, Some(shared.clone()))).collect()
+    }
+}
 
 /// A learner's enrolment in a course.
 #[Object(cache_control(private, no_cache))]
@@ -215,8 +247,15 @@ impl Enrollment {
     /// The course (null once it is unpublished, unless the viewer authors it).
     async fn course(&self, ctx: &Context<'_>) -> Result<Option<Course>> {
         let viewer = ctx.data_opt::<Viewer>().copied().unwrap_or(Viewer::Anonymous);
-        let course = loaders::pg(ctx)?.load_one(CourseById(self.0.course_id)).await?;
-        Ok(course.filter(|c| may_see(viewer, c.is_published, c.instructor_id)).map(Course::from))
+        let key = CourseById(self.0.course_id);
+        let Some(shared) = &self.2 else {
+            let course = loaders::pg(ctx)?.load_one(key).await?;
+            return Ok(course.filter(|c| may_see(viewer, c.is_published, c.instructor_id)).map(Course::from));
+        };
+        let course = shared.courses.get(ctx, key).await?;
+        let all = shared.courses.all(ctx).await?;
+        let siblings = shared.course_siblings.get_or_init(|| async { CourseSiblings::of(all.values()) }).await;
+        Ok(course.filter(|c| may_see(viewer, c.is_published, c.instructor_id)).map(|c| Course::sharing(c, siblings)))
     }
 
     /// When the learner enrolled.
@@ -228,9 +267,10 @@ impl Enrollment {
     async fn progress(&self, ctx: &Context<'_>) -> Result<Option<Progress>> {
         let (user, course) = (self.0.user_id, self.0.course_id);
         let loader = loaders::read_models(ctx)?;
-        let found = match self.1 {
-            Some(version) => loader.load_one(ProgressAt { user, course, version }).await?,
-            None => loader.load_one(ProgressOf { user, course }).await?,
+        let found = match (self.1, &self.2) {
+            (Some(version), Some(shared)) => shared.progress.get(ctx, ProgressAt { user, course, version }).await?,
+            (Some(version), None) => loader.load_one(ProgressAt { user, course, version }).await?,
+            (None, _) => loader.load_one(ProgressOf { user, course }).await?,
         };
         Ok(found.map(Progress))
     }
@@ -387,7 +427,7 @@ impl LearnerMutation {
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .ok_or(AppError::Internal)?;
-        Ok(Enrollment(EnrollmentRow { user_id: user, course_id: course, enrolled_at }, None))
+        Ok(Enrollment::single(EnrollmentRow { user_id: user, course_id: course, enrolled_at }))
     }
 
     /// Ends the signed-in learner's enrolment in a course (their lesson progress is kept).

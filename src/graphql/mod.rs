@@ -18,7 +18,13 @@ use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, MergedObject, SDLExportOptions, Schema, SchemaBuilder};
 
-pub use self::{category::Category, course::Course, lesson::Lesson, user::User};
+pub use self::{
+    category::Category,
+    course::Course,
+    entity::{batches as entity_batches, EntityBatches},
+    lesson::Lesson,
+    user::User,
+};
 use crate::{loaders::Loaders, store::pg::PgStore};
 
 /// The root query: each domain contributes its fields.

@@ -2,6 +2,8 @@
 //! and admins (the key never reaches a learner: it is not a field of the question types);
 //! and a learner's attempts at a quiz, with per-question feedback.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, Interface, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
@@ -13,7 +15,7 @@ use crate::{
         quiz::{parse_questions, Question, QuestionKind},
     },
     error::AppError,
-    loaders::{self, AttemptsOf, QuizById},
+    loaders::{self, AttemptsOf, Batch, PgReader, QuizById},
     store::pg::{attempt::AttemptRow, quiz::QuizRow},
 };
 
@@ -92,7 +94,7 @@ impl Quiz {
         let Viewer::User { id, .. } = viewer(ctx) else { return Ok(vec![]) };
         let rows =
             loaders::read_models(ctx)?.load_one(AttemptsOf { user: id, quiz: self.0.id }).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(QuizAttempt).collect())
+        Ok(QuizAttempt::all_of(rows))
     }
 
     /// The signed-in learner's best submitted score; null before any submission.
@@ -250,8 +252,22 @@ fn millis(t: chrono::DateTime<chrono::FixedOffset>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
 }
 
-/// One attempt at a quiz.
-pub struct QuizAttempt(pub AttemptRow);
+/// One attempt at a quiz, and the quizzes of the attempts listed with it (loaded together).
+pub struct QuizAttempt(pub AttemptRow, Option<Arc<Batch<PgReader, QuizById>>>);
+
+impl From<AttemptRow> for QuizAttempt {
+    fn from(row: AttemptRow) -> Self {
+        Self(row, None)
+    }
+}
+
+impl QuizAttempt {
+    /// The attempts of one list, their quizzes loaded once for all of them.
+    pub fn all_of(rows: Vec<AttemptRow>) -> Vec<QuizAttempt> {
+        let quizzes = Batch::new(rows.iter().map(|r| QuizById(r.quiz_id)));
+        rows.into_iter().map(|r| QuizAttempt(r, Some(quizzes.clone()))).collect()
+    }
+}
 
 /// How one question went. It never says what the right answer was.
 #[derive(SimpleObject)]
@@ -277,7 +293,11 @@ impl QuizAttempt {
 
     /// The quiz attempted.
     async fn quiz(&self, ctx: &Context<'_>) -> Result<Option<Quiz>> {
-        let quiz = crate::loaders::pg(ctx)?.load_one(crate::loaders::QuizById(self.0.quiz_id)).await?;
+        let key = QuizById(self.0.quiz_id);
+        let quiz = match &self.1 {
+            Some(quizzes) => quizzes.get(ctx, key).await?,
+            None => loaders::pg(ctx)?.load_one(key).await?,
+        };
         Ok(quiz.map(Quiz))
     }
 

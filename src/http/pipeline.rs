@@ -167,6 +167,10 @@ async fn execute(
     recorder: Option<&(std::sync::Arc<ftv1::Recorder>, LearnGraphSchema)>,
 ) -> Stage<Executed> {
     let started = std::time::Instant::now();
+    // an `_entities` call loads each type's representations together
+    if let Some(batches) = crate::graphql::entity_batches(&mut request, &operation.text) {
+        request = request.data(batches);
+    }
     let schema = match recorder {
         Some((recorder, traced)) => {
             request = request.data(recorder.clone());

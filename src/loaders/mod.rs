@@ -2,6 +2,7 @@
 //! empty-keys check and runs one query per batch, so a request's round trips depend on its
 //! shape, never on how many rows it returns. Loaders never decide authorization.
 
+mod batch;
 mod mongo;
 mod pg;
 
@@ -10,6 +11,7 @@ use std::{sync::Arc, time::Duration};
 use async_graphql::{dataloader::DataLoader, Context};
 
 pub use self::{
+    batch::{Batch, Reader},
     mongo::{AttemptsOf, CourseDocById, CourseDocBySlug, ProgressAt, ProgressOf, ReadModelReader},
     pg::{
         CategoryById, CourseById, EnrollmentsOf, FiguresOf, FunnelOf, LessonById, LessonCountOf, LessonsByCourse,
