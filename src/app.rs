@@ -118,6 +118,7 @@ impl App {
             in_flight,
             projector: projector.as_ref().map(|p| p.stats.clone()),
             feed,
+            parsed: Arc::new(crate::http::limits::ParsedDocuments::new(256)),
         };
         Ok(App { state, listener, projector, following })
     }

@@ -42,7 +42,7 @@ pub fn request_path(data: &[u8]) -> bool {
     };
     // the whole surface open, so execution reaches introspection and `_entities` too
     let surface = super::limits::Surface { introspection: true, subgraph: true };
-    if super::limits::admit(&mut request, &h.limits, surface).is_err() {
+    if super::limits::admit(&mut request, &h.limits, surface, None).is_err() {
         return false;
     }
     let response = h.runtime.block_on(h.schema.execute(request.data(crate::auth::Viewer::Anonymous)));

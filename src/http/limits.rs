@@ -328,12 +328,53 @@ pub enum Refused {
     Over(OverLimit),
 }
 
+/// Documents parsed recently, by their text. Clients send the same few documents again and
+/// again: one seen before skips the text checks and the parse (a copy of the parsed document
+/// is cheaper than parsing). The expansion limits still run for every request: they depend on
+/// the variables.
+pub struct ParsedDocuments(std::sync::Mutex<lru::LruCache<String, async_graphql::parser::types::ExecutableDocument>>);
+
+impl ParsedDocuments {
+    /// Keeps the `n` documents used most recently.
+    pub fn new(n: usize) -> Self {
+        Self(std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(n).unwrap_or(std::num::NonZeroUsize::MIN),
+        )))
+    }
+
+    fn get(&self, text: &str) -> Option<async_graphql::parser::types::ExecutableDocument> {
+        self.0.lock().ok()?.get(text).cloned()
+    }
+
+    fn put(&self, text: &str, document: &async_graphql::parser::types::ExecutableDocument) {
+        if let Ok(mut documents) = self.0.lock() {
+            documents.put(text.to_owned(), document.clone());
+        }
+    }
+}
+
 /// The checks before execution, in order: the text, parsing (once: execution reuses the
-/// parsed document), the expansion limits, then what the caller may select. The handler and
-/// the fuzz target both run requests through here.
-pub fn admit(request: &mut async_graphql::Request, limits: &LimitsConfig, surface: Surface) -> Result<(), Refused> {
-    check_text(&request.query, limits).map_err(Refused::Over)?;
+/// parsed document; a document in `parsed` skips both), the expansion limits, then what the
+/// caller may select. The handler and the fuzz target both run requests through here.
+pub fn admit(
+    request: &mut async_graphql::Request,
+    limits: &LimitsConfig,
+    surface: Surface,
+    parsed: Option<&ParsedDocuments>,
+) -> Result<(), Refused> {
+    let known = parsed.and_then(|p| p.get(&request.query));
+    let fresh = known.is_none();
+    match known {
+        Some(document) => request.set_parsed_query(document),
+        None => check_text(&request.query, limits).map_err(Refused::Over)?,
+    }
     let variables = std::mem::take(&mut request.variables);
+    if let (true, Some(parsed)) = (fresh, parsed) {
+        let text = request.query.clone();
+        if let Ok(document) = request.parsed_query() {
+            parsed.put(&text, document);
+        }
+    }
     let checked = match request.parsed_query() {
         Err(e) => Err(Refused::Parse(e.message)),
         Ok(document) => check_document(document, &variables, limits)

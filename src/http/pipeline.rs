@@ -117,7 +117,7 @@ pub struct Operation {
 fn admit(state: &AppState, headers: &HeaderMap, request: &mut async_graphql::Request, via: Via) -> Stage<Operation> {
     let surface =
         limits::Surface { introspection: state.config.introspection, subgraph: router_allowed(state, headers) };
-    match limits::admit(request, &state.config.limits, surface) {
+    match limits::admit(request, &state.config.limits, surface, Some(&state.parsed)) {
         Ok(()) => {}
         Err(Refused::Parse(message)) => {
             let status = media::request_error_status(headers);

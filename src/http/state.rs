@@ -27,6 +27,8 @@ pub struct AppState {
     pub in_flight: Arc<tokio::sync::Semaphore>,
     /// What this replica's projector has done (None when PROJECTOR_ENABLED=false).
     pub projector: Option<Arc<ProjectorStats>>,
+    /// Documents parsed recently, by their text (the admit stage skips parsing them again).
+    pub parsed: Arc<super::limits::ParsedDocuments>,
     /// This replica's end of the change feed.
     pub feed: Arc<Feed>,
 }
