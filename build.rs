@@ -2,7 +2,8 @@
 //! `.cache/graphiql` (or LEARNGRAPH_GRAPHIQL_DIR) does not hold the versions
 //! `graphiql/package-lock.json` pins, this runs `npm ci` there (what scripts/graphiql-assets
 //! does). Without npm, or offline, the build still succeeds and the GraphiQL page says how
-//! to install the assets; LEARNGRAPH_GRAPHIQL_OFFLINE=1 skips the install.
+//! to install the assets; a failed install is not retried on every build (a `failed` marker,
+//! which scripts/graphiql-assets removes); LEARNGRAPH_GRAPHIQL_OFFLINE=1 skips the install.
 //!
 //! The assets are served under `/graphiql/<version>/` and cached for a year, so the version
 //! names their content: GraphiQL's npm version and a hash of our own page script and style.
@@ -53,12 +54,25 @@ fn main() {
     let modules = dir.join("node_modules");
     let complete = |modules: &Path| ASSETS.iter().all(|(_, file)| modules.join(file).is_file());
     let installed = fs::read_to_string(dir.join("installed")).is_ok_and(|have| have.trim() == want);
+    // An install that failed is not tried again on every build (offline, each would wait for
+    // npm's timeouts): `failed` remembers it for these pins; scripts/graphiql-assets (or
+    // deleting the file) retries.
+    let failed = dir.join("failed");
     let mut problem = None;
     if !(installed && complete(&modules)) {
         if env::var_os("LEARNGRAPH_GRAPHIQL_OFFLINE").is_some() {
             problem = Some("LEARNGRAPH_GRAPHIQL_OFFLINE is set".to_owned());
+            mark(&failed, &format!("offline {want}"));
+        } else if fs::read_to_string(&failed).is_ok_and(|f| f.trim() == want) {
+            problem = Some(format!(
+                "an earlier install failed; run scripts/graphiql-assets (or delete {})",
+                failed.display()
+            ));
         } else if let Err(e) = install(&manifest, &dir, &want) {
+            mark(&failed, &want);
             problem = Some(e);
+        } else {
+            let _ = fs::remove_file(&failed);
         }
     }
     let complete = complete(&modules);
@@ -94,12 +108,26 @@ fn main() {
         // a later install (scripts/graphiql-assets) or a removed folder rebuilds the embed
         println!("cargo:rerun-if-changed={}", dir.join("installed").display());
     } else {
-        // the folder, once it exists, is watched instead: an install made later is picked up
-        let _ = fs::create_dir_all(&dir);
-        println!("cargo:rerun-if-changed={}", dir.display());
+        // the failure's marker is watched: scripts/graphiql-assets removes it when it installs
+        if failed.exists() {
+            println!("cargo:rerun-if-changed={}", failed.display());
+        }
         let why = problem.unwrap_or_else(|| "the install left files missing".to_owned());
         println!("cargo:warning=GraphiQL's assets could not be installed ({why}): the GraphiQL page will say so");
     }
+}
+
+/// Writes a marker file (its folder made first); a marker that cannot be written is no worse
+/// than none.
+fn mark(path: &Path, text: &str) {
+    let text = format!("{text}\n");
+    if fs::read_to_string(path).is_ok_and(|have| have == text) {
+        return; // unchanged: rewriting it would make cargo run this script again
+    }
+    if let Some(parent) = path.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
+    let _ = fs::write(path, text);
 }
 
 /// `npm ci` of the pinned bundle into `dir`, marked with the manifests' hash when it succeeds.
@@ -107,7 +135,10 @@ fn install(manifest: &Path, dir: &Path, want: &str) -> Result<(), String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for file in MANIFESTS {
         let name = Path::new(file).file_name().unwrap_or_default();
-        fs::copy(manifest.join(file), dir.join(name)).map_err(|e| format!("cannot copy {file}: {e}"))?;
+        let (from, to) = (manifest.join(file), dir.join(name));
+        if fs::read(&from).ok() != fs::read(&to).ok() {
+            fs::copy(&from, &to).map_err(|e| format!("cannot copy {file}: {e}"))?;
+        }
     }
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"])

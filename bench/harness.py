@@ -226,18 +226,22 @@ def start_learngraph(benv: dict, lg: Path) -> Target:
     return Target("learngraph", PORTS["learngraph"], proc)
 
 
-def npm_peers() -> Path:
-    prefix = CACHE / "npm"
-    wanted = json.dumps(NPM_PEERS, sort_keys=True)
+def npm_install(prefix: Path, name: str, packages: dict, what: str) -> Path:
+    """Pinned npm packages installed once into `prefix` (again when the pins change)."""
+    wanted = json.dumps(packages, sort_keys=True)
     stamp = prefix / "installed.json"
     if not stamp.exists() or stamp.read_text() != wanted:
-        log("installing the peers from npm (once)")
+        log(f"installing {what} from npm (once)")
         prefix.mkdir(parents=True, exist_ok=True)
-        (prefix / "package.json").write_text(json.dumps({"name": "learngraph-bench-peers", "private": True}))
+        (prefix / "package.json").write_text(json.dumps({"name": name, "private": True}))
         run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix)]
-            + [f"{k}@{v}" for k, v in NPM_PEERS.items()], capture=True)
+            + [f"{k}@{v}" for k, v in packages.items()], capture=True)
         stamp.write_text(wanted)
     return prefix / "node_modules"
+
+
+def npm_peers() -> Path:
+    return npm_install(CACHE / "npm", "learngraph-bench-peers", NPM_PEERS, "the peers")
 
 
 def start_postgraphile(benv: dict, modules: Path) -> Target:
@@ -272,15 +276,7 @@ def start_postgraphile5(benv: dict) -> Target:
     the machine's npm (the packages are JavaScript; only running them needs Node 22)."""
     node = node22()
     home = CACHE / "v5"
-    wanted = json.dumps(PG5_PEERS, sort_keys=True)
-    stamp = home / "installed.json"
-    if not stamp.exists() or stamp.read_text() != wanted:
-        log("installing PostGraphile v5 from npm (once)")
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "package.json").write_text(json.dumps({"name": "learngraph-bench-postgraphile5", "private": True}))
-        run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(home)]
-            + [f"{k}@{v}" for k, v in PG5_PEERS.items()], capture=True)
-        stamp.write_text(wanted)
+    npm_install(home, "learngraph-bench-postgraphile5", PG5_PEERS, "PostGraphile v5")
     shutil.copy(BENCH / "peers" / "postgraphile5" / "graphile.config.mjs", home / "graphile.config.mjs")
     port_free(PORTS["postgraphile5"])
     out = open(CACHE / "postgraphile5.log", "w")

@@ -5,6 +5,18 @@ use crate::exec_all;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
+/// Bumps and enqueues a set of aggregates, keys in order (migration 18 adds the change feed's
+/// announcement to it, and restores this on the way down).
+pub(crate) const TOUCH_READ_MODELS: &str = r#"CREATE OR REPLACE FUNCTION touch_read_models(p_kind TEXT, p_keys TEXT[])
+    RETURNS VOID AS $$
+    BEGIN
+        INSERT INTO read_model_versions AS v (kind, key, version, changed_at)
+        SELECT p_kind, k, 1, clock_timestamp() FROM (SELECT DISTINCT unnest(p_keys) AS k ORDER BY 1) keys
+        ON CONFLICT (kind, key) DO UPDATE SET version = v.version + 1, changed_at = excluded.changed_at;
+        INSERT INTO outbox (kind, key) SELECT p_kind, k FROM (SELECT DISTINCT unnest(p_keys) AS k ORDER BY 1) keys;
+    END;
+    $$ LANGUAGE plpgsql"#;
+
 /// The transactional outbox of the Mongo read models. Every change to an aggregate that has a
 /// read model bumps that aggregate's version and enqueues it, in the same transaction as the
 /// change, from statement-level triggers: a write that commits is always projected, whatever
@@ -33,15 +45,7 @@ const UP: &[&str] = &[
     // Bumps and enqueues a set of aggregates, keys in order. Across kinds, every path touches
     // `progress` before `course` (enrolments do, through the enrolment-count trigger), so two
     // writers never wait on each other's version rows in opposite orders.
-    r#"CREATE OR REPLACE FUNCTION touch_read_models(p_kind TEXT, p_keys TEXT[])
-    RETURNS VOID AS $$
-    BEGIN
-        INSERT INTO read_model_versions AS v (kind, key, version, changed_at)
-        SELECT p_kind, k, 1, clock_timestamp() FROM (SELECT DISTINCT unnest(p_keys) AS k ORDER BY 1) keys
-        ON CONFLICT (kind, key) DO UPDATE SET version = v.version + 1, changed_at = excluded.changed_at;
-        INSERT INTO outbox (kind, key) SELECT p_kind, k FROM (SELECT DISTINCT unnest(p_keys) AS k ORDER BY 1) keys;
-    END;
-    $$ LANGUAGE plpgsql"#,
+    TOUCH_READ_MODELS,
     // courses: the course itself (its counters included). A course that joins a category or
     // gets an instructor share-locks that row: a concurrent rename then waits for this commit and
     // its own trigger sees this course (or this one waits for the rename and builds the new name).

@@ -369,12 +369,6 @@ pub fn admit(
         None => check_text(&request.query, limits).map_err(Refused::Over)?,
     }
     let variables = std::mem::take(&mut request.variables);
-    if let (true, Some(parsed)) = (fresh, parsed) {
-        let text = request.query.clone();
-        if let Ok(document) = request.parsed_query() {
-            parsed.put(&text, document);
-        }
-    }
     let checked = match request.parsed_query() {
         Err(e) => Err(Refused::Parse(e.message)),
         Ok(document) => check_document(document, &variables, limits)
@@ -396,8 +390,21 @@ pub fn admit(
             .map_err(Refused::Over),
     };
     request.variables = variables;
+    // a document that passed is kept for its next use (a small one: the cache is bounded by
+    // count, so its entries must be bounded in size)
+    if let (true, Some(parsed), Ok(())) = (fresh, parsed, &checked) {
+        if request.query.len() <= KEPT_DOCUMENT_BYTES {
+            let text = request.query.clone();
+            if let Ok(document) = request.parsed_query() {
+                parsed.put(&text, document);
+            }
+        }
+    }
     checked
 }
+
+/// The largest document text `ParsedDocuments` keeps (a client's usual query is a few KiB).
+const KEPT_DOCUMENT_BYTES: usize = 16 * 1024;
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,8 @@ impl Reader for ReadModelReader {
 /// The keys of one relation for every item of a list, loaded together on first use.
 pub struct Batch<T: Loader<K>, K: Send + Sync + Hash + Eq + Clone + 'static> {
     keys: Vec<K>,
-    loaded: OnceCell<HashMap<K, T::Value>>,
+    /// The answer, a failure included (the items after the first do not ask again).
+    loaded: OnceCell<Result<HashMap<K, T::Value>, AppError>>,
 }
 
 impl<T, K> Batch<T, K>
@@ -62,7 +63,11 @@ where
     /// Everything the batch loaded (loading it on first use), in one `load_many`: every key at
     /// once, so one batch (concurrent requests' keys may join it: they share the statement).
     pub async fn all(&self, ctx: &Context<'_>) -> Result<&HashMap<K, T::Value>, AppError> {
-        self.loaded.get_or_try_init(|| async { T::of(ctx)?.load_many(self.keys.iter().cloned()).await }).await
+        self.loaded
+            .get_or_init(|| async { T::of(ctx)?.load_many(self.keys.iter().cloned()).await })
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The value of `key`: from the batch when the list gave it this key, else on its own.

@@ -104,13 +104,18 @@ impl Loader<ProgressAt> for ReadModelReader {
         if keys.is_empty() {
             return Ok(HashMap::new());
         }
-        let versions: HashMap<String, i64> =
-            keys.iter().map(|k| (format!("{}:{}", k.user, k.course), k.version)).collect();
+        // one document per learner and course, at the newest version any key asks for (a
+        // batch may hold several requests' keys, read before and after a write)
+        let mut versions: HashMap<String, i64> = HashMap::with_capacity(keys.len());
+        for k in keys {
+            let version = versions.entry(format!("{}:{}", k.user, k.course)).or_insert(k.version);
+            *version = (*version).max(k.version);
+        }
         let docs = self.0.progress_at(&versions).await?;
         Ok(keys
             .iter()
             .filter_map(|k| {
-                let doc = docs.get(&k.course).filter(|d| d.user_id.bytes() == *k.user.as_bytes())?;
+                let doc = docs.get(&format!("{}:{}", k.user, k.course)).filter(|d| d.version >= k.version)?;
                 Some((*k, doc.clone()))
             })
             .collect())

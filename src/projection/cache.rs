@@ -1,12 +1,12 @@
 //! Read-model documents a replica keeps in memory, so that a hot read costs no round trip:
 //!
 //! - **Course pages** read from MongoDB, by id (and slug → id). They are kept only while the
-//!   change feed is live, dropped as soon as a change to the course commits (the feed carries
-//!   the new version; a MongoDB document older than it is served but not kept until the
-//!   projector has written the new one), all dropped when the feed is lost, and never kept
-//!   longer than `course_ttl` (the course type's own cache hint). So a kept page is never older
-//!   than what MongoDB would answer. Pages built from PostgreSQL (MongoDB down or behind) are
-//!   not kept: the next read builds them again, fresh.
+//!   change feed is live and only at the version PostgreSQL holds (checked when a page is
+//!   kept: one statement per fill), dropped as soon as a change to the course commits (the feed
+//!   carries the new version), all dropped when the feed is lost, and never kept longer than
+//!   `course_ttl` (the course type's own cache hint). So a kept page is never older than what
+//!   MongoDB would answer. Pages built from PostgreSQL (MongoDB down or behind) are not kept:
+//!   the next read builds them again, fresh.
 //! - **A learner's progress and attempt documents**, by key, with their version. A read takes a
 //!   cached document only when it is at least the version PostgreSQL holds, which the read
 //!   learns from a statement it runs anyway: read-your-writes does not depend on the feed.
@@ -88,17 +88,18 @@ impl DocCache {
 
     /// The course page of `id`, if kept and fresh.
     pub fn course(&self, id: Uuid) -> Option<CourseDoc> {
+        let doc = self.kept_course(id)?;
+        self.hit(1);
+        Some(doc)
+    }
+
+    fn kept_course(&self, id: Uuid) -> Option<CourseDoc> {
         if !self.feed.is_live() {
             return None;
         }
         let mut courses = self.courses.lock().ok()?;
         match courses.get(&id) {
-            Some((kept, doc)) if kept.elapsed() < self.course_ttl => {
-                let doc = CourseDoc::clone(doc);
-                drop(courses);
-                self.hit(1);
-                Some(doc)
-            }
+            Some((kept, doc)) if kept.elapsed() < self.course_ttl => Some(CourseDoc::clone(doc)),
             Some(_) => {
                 courses.pop(&id);
                 None
@@ -110,13 +111,21 @@ impl DocCache {
     /// The course page whose slug is `slug`, if kept and fresh.
     pub fn course_by_slug(&self, slug: &str) -> Option<CourseDoc> {
         let id = *self.slugs.lock().ok()?.get(slug)?;
-        self.course(id).filter(|doc| doc.slug == slug)
+        let doc = self.kept_course(id).filter(|doc| doc.slug == slug)?;
+        self.hit(1);
+        Some(doc)
+    }
+
+    /// Whether course pages may be kept now (the feed is live and pages are kept at all).
+    pub fn keeps_courses(&self) -> bool {
+        !self.course_ttl.is_zero() && self.feed.is_live()
     }
 
     /// Keeps a course page MongoDB answered with at `epoch`, unless a change arrived since, the
-    /// feed is down, or the feed announced a newer version of it.
+    /// feed is down, or the feed announced a newer version of it. The caller has checked it
+    /// against PostgreSQL's version (a page older than that is never kept).
     pub fn keep_course(&self, epoch: u64, doc: &CourseDoc) {
-        if self.course_ttl.is_zero() || !self.feed.is_live() {
+        if !self.keeps_courses() {
             return;
         }
         let id = Uuid::from_bytes(doc.id.bytes());

@@ -113,13 +113,33 @@ impl ReadModels {
             return Ok(out);
         }
         let filter = doc! { "_id": { "$in": keys.iter().map(|k| mongo_id(Kind::Course, k)).collect::<Vec<Bson>>() } };
-        for (doc, from_mongo) in self.courses(filter, keys).await? {
-            if from_mongo {
-                self.cache.keep_course(epoch, &doc);
-            }
+        let found = self.courses(filter, keys).await?;
+        self.keep_courses(epoch, found.iter().filter(|(_, from_mongo)| *from_mongo).map(|(doc, _)| doc)).await;
+        for (doc, _) in found {
             out.insert(Uuid::from_bytes(doc.id.bytes()), doc);
         }
         Ok(out)
+    }
+
+    /// Keeps the course pages MongoDB answered with that are at PostgreSQL's version (one
+    /// statement for the lot, on a fill only): a page MongoDB holds from before a change the
+    /// projector has not carried yet is served, not kept. The feed drops kept pages on later
+    /// changes.
+    async fn keep_courses<'a>(&self, epoch: u64, docs: impl Iterator<Item = &'a CourseDoc>) {
+        if !self.cache.keeps_courses() {
+            return;
+        }
+        let docs: Vec<&CourseDoc> = docs.collect();
+        if docs.is_empty() {
+            return;
+        }
+        let keys: Vec<String> = docs.iter().map(|d| course_id(d).to_string()).collect();
+        let Ok(versions) = self.pg_versions(Kind::Course, &keys).await else { return };
+        for (doc, key) in docs.into_iter().zip(&keys) {
+            if versions.get(key).is_some_and(|v| doc.version >= *v) {
+                self.cache.keep_course(epoch, doc);
+            }
+        }
     }
 
     /// Course documents by slug (unknown slugs are absent): kept ones first, then MongoDB.
@@ -149,8 +169,8 @@ impl ReadModels {
         }
         self.stats.mongo_hits.fetch_add(found.map_or(0, |d| d.len() as u64), Ordering::Relaxed);
         let missing: Vec<String> = wanted.into_iter().filter(|s| !read.iter().any(|c| &c.slug == s)).collect();
+        self.keep_courses(epoch, read.iter()).await;
         for doc in read {
-            self.cache.keep_course(epoch, &doc);
             out.insert(doc.slug.clone(), doc);
         }
         if !missing.is_empty() {
@@ -174,19 +194,21 @@ impl ReadModels {
     pub async fn progress_of(&self, user: Uuid, courses: &[Uuid]) -> Result<HashMap<Uuid, ProgressDoc>, AppError> {
         let keys: Vec<String> = courses.iter().map(|c| format!("{user}:{c}")).collect();
         let versions = self.pg_versions(Kind::Progress, &keys).await?;
-        self.progress_at(&versions).await
+        let docs = self.progress_at(&versions).await?;
+        Ok(docs.into_values().map(|p| (Uuid::from_bytes(p.course_id.bytes()), p)).collect())
     }
 
-    /// Progress documents at `versions` (key → PostgreSQL's version) or newer: kept ones, then
-    /// MongoDB's, and any that is behind or missing built from PostgreSQL. The caller read the
-    /// versions in a statement that ran after the learner's last write committed.
-    pub async fn progress_at(&self, versions: &HashMap<String, i64>) -> Result<HashMap<Uuid, ProgressDoc>, AppError> {
+    /// Progress documents at `versions` (`user:course` key → PostgreSQL's version) or newer, by
+    /// key: kept ones, then MongoDB's, and any that is behind or missing built from PostgreSQL.
+    /// The caller read the versions in a statement that ran after the learner's last write
+    /// committed.
+    pub async fn progress_at(&self, versions: &HashMap<String, i64>) -> Result<HashMap<String, ProgressDoc>, AppError> {
         let mut out = HashMap::with_capacity(versions.len());
         let mut wanted = Vec::new();
         for (key, version) in versions {
             match self.cache.progress(key, *version) {
                 Some(p) => {
-                    out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
+                    out.insert(p.id.clone(), p);
                 }
                 None => wanted.push(key.clone()),
             }
@@ -201,7 +223,7 @@ impl ReadModels {
             if versions.get(&p.id).is_some_and(|v| p.version >= *v) && behind.remove(&p.id) {
                 self.stats.mongo_hits.fetch_add(1, Ordering::Relaxed);
                 self.cache.keep_progress(&p);
-                out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
+                out.insert(p.id.clone(), p);
             }
         }
         if !behind.is_empty() {
@@ -211,7 +233,7 @@ impl ReadModels {
                     AppError::from(StoreError::new(Store::Postgres, StoreErrorKind::Other, e.to_string()))
                 })?;
                 self.cache.keep_progress(&p);
-                out.insert(Uuid::from_bytes(p.course_id.bytes()), p);
+                out.insert(p.id.clone(), p);
             }
         }
         Ok(out)
