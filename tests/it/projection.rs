@@ -612,17 +612,7 @@ async fn every_read_answers_the_same_with_mongo_stopped() {
     let run = || async {
         let mut bodies = Vec::new();
         for (bearer, query, variables) in &reads {
-            let body: Value = app
-                .client()
-                .post(app.url("/graphql"))
-                .bearer_auth(bearer)
-                .json(&json!({ "query": query, "variables": variables }))
-                .send()
-                .await
-                .expect("send")
-                .json()
-                .await
-                .expect("json");
+            let body = crate::support::ask(&app, Some(bearer), query, variables.clone()).await;
             assert!(body.get("errors").is_none(), "{query}: {body}");
             bodies.push(body);
         }

@@ -282,16 +282,9 @@ async fn each_benchmark_shape_costs_its_count_at_every_page_size_and_under_load(
     let variables = json!({ "first": 20, "course": course, "quiz": quiz, "reps": reps });
     let counters = || (app.pg_stats().statements(), app.state.mongo.stats().commands());
     let ask = |query: &'static str, variables: Value| {
-        let request = app.client().post(app.url("/graphql")).bearer_auth(&bearer);
+        let (app, bearer) = (&app, &bearer);
         async move {
-            let body: Value = request
-                .json(&json!({ "query": query, "variables": variables }))
-                .send()
-                .await
-                .expect("send")
-                .json()
-                .await
-                .expect("json");
+            let body = crate::support::ask(app, Some(bearer), query, variables).await;
             assert!(body.get("errors").is_none(), "{body}");
             body
         }
