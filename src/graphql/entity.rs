@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use async_graphql::{
     parser::types::{DocumentOperations, Selection},
-    Context, Name, Object, Result, Value, ID,
+    Context, Name, Object, Result, Value, Variables, ID,
 };
+use async_graphql_value::Value as GqlValue;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
@@ -45,40 +46,12 @@ pub fn batches(request: &mut async_graphql::Request, text: &str) -> Option<Entit
     if !text.contains("_entities") {
         return None;
     }
-    let variables = request.variables.clone();
-    let document = request.parsed_query().ok()?;
-    let operations: Vec<_> = match &document.operations {
-        DocumentOperations::Single(op) => vec![op],
-        DocumentOperations::Multiple(ops) => ops.values().collect(),
-    };
-    let mut representations = Vec::new();
-    for op in operations {
-        for selection in &op.node.selection_set.node.items {
-            let Selection::Field(field) = &selection.node else { continue };
-            if field.node.name.node != "_entities" {
-                continue;
-            }
-            let Some(value) = field.node.get_argument("representations") else { continue };
-            let value = value.node.clone().into_const_with(|name| variables.get(&name).cloned().ok_or(()));
-            if let Ok(Value::List(items)) = value {
-                representations.extend(items);
-            }
-        }
-    }
-    let ids = |typename: &str| -> Vec<Uuid> {
-        representations
-            .iter()
-            .filter_map(|r| match r {
-                Value::Object(o) if o.get("__typename") == Some(&Value::String(typename.to_owned())) => {
-                    match o.get(&Name::new("id")) {
-                        Some(Value::String(id)) => id.parse().ok(),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            })
-            .collect()
-    };
+    // the variables are read in place (a gateway's representations can be large)
+    let variables = std::mem::take(&mut request.variables);
+    let keys = representation_keys(request, &variables);
+    request.variables = variables;
+    let keys = keys?;
+    let ids = |typename: &str| keys.iter().filter(|(t, _)| *t == typename).map(|(_, id)| *id).collect::<Vec<_>>();
     Some(EntityBatches {
         courses: Batch::new(ids("Course").into_iter().map(CourseById)),
         course_siblings: OnceCell::new(),
@@ -87,6 +60,50 @@ pub fn batches(request: &mut async_graphql::Request, text: &str) -> Option<Entit
         quizzes: Batch::new(ids("Quiz").into_iter().map(QuizById)),
         users: Batch::new(ids("User").into_iter().map(UserById)),
     })
+}
+
+/// (typename, id) of each representation the request's `_entities` fields name by id.
+fn representation_keys(request: &mut async_graphql::Request, variables: &Variables) -> Option<Vec<(String, Uuid)>> {
+    let document = request.parsed_query().ok()?;
+    let operations: Vec<_> = match &document.operations {
+        DocumentOperations::Single(op) => vec![op],
+        DocumentOperations::Multiple(ops) => ops.values().collect(),
+    };
+    let mut keys = Vec::new();
+    let mut add = |items: &[Value]| {
+        for item in items {
+            let Value::Object(o) = item else { continue };
+            if let (Some(Value::String(typename)), Some(Value::String(id))) =
+                (o.get("__typename"), o.get(&Name::new("id")))
+            {
+                if let Ok(id) = id.parse() {
+                    keys.push((typename.clone(), id));
+                }
+            }
+        }
+    };
+    for op in operations {
+        for selection in &op.node.selection_set.node.items {
+            let Selection::Field(field) = &selection.node else { continue };
+            if field.node.name.node != "_entities" {
+                continue;
+            }
+            let Some(argument) = field.node.get_argument("representations") else { continue };
+            match &argument.node {
+                GqlValue::Variable(name) => {
+                    if let Some(Value::List(items)) = variables.get(name) {
+                        add(items);
+                    }
+                }
+                inline => {
+                    if let Ok(Value::List(items)) = inline.clone().into_const_with(|_| Err::<Value, ()>(())) {
+                        add(&items);
+                    }
+                }
+            }
+        }
+    }
+    Some(keys)
 }
 
 /// The entity resolvers (they add no fields to `Query`).

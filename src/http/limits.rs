@@ -8,7 +8,11 @@
 //! selection by its page size), aliases, root fields and directives per field. The memo makes
 //! the pass linear in the document's size, however its fragments fan out.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    num::NonZeroUsize,
+    sync::{Arc, Mutex},
+};
 
 use async_graphql::{
     parser::types::{ExecutableDocument, Field, Selection, SelectionSet},
@@ -332,23 +336,24 @@ pub enum Refused {
 /// again: one seen before skips the text checks and the parse (a copy of the parsed document
 /// is cheaper than parsing). The expansion limits still run for every request: they depend on
 /// the variables.
-pub struct ParsedDocuments(std::sync::Mutex<lru::LruCache<String, async_graphql::parser::types::ExecutableDocument>>);
+pub struct ParsedDocuments(Mutex<lru::LruCache<String, Arc<ExecutableDocument>>>);
 
 impl ParsedDocuments {
     /// Keeps the `n` documents used most recently.
     pub fn new(n: usize) -> Self {
-        Self(std::sync::Mutex::new(lru::LruCache::new(
-            std::num::NonZeroUsize::new(n).unwrap_or(std::num::NonZeroUsize::MIN),
-        )))
+        Self(Mutex::new(lru::LruCache::new(NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN))))
     }
 
-    fn get(&self, text: &str) -> Option<async_graphql::parser::types::ExecutableDocument> {
-        self.0.lock().ok()?.get(text).cloned()
+    /// A copy of the document `text` parses to, if kept (copied outside the lock).
+    fn get(&self, text: &str) -> Option<ExecutableDocument> {
+        let kept = self.0.lock().ok()?.get(text).cloned()?;
+        Some(ExecutableDocument::clone(&kept))
     }
 
-    fn put(&self, text: &str, document: &async_graphql::parser::types::ExecutableDocument) {
+    fn put(&self, text: &str, document: &ExecutableDocument) {
+        let document = Arc::new(document.clone());
         if let Ok(mut documents) = self.0.lock() {
-            documents.put(text.to_owned(), document.clone());
+            documents.put(text.to_owned(), document);
         }
     }
 }

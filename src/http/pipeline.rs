@@ -76,15 +76,16 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Stage<Viewer> {
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{fffd}"));
     state.auth.viewer(authorization).map_err(|e| {
         tracing::info!(reason = %e.0, "refused a bearer token");
-        let mut out = error_response(
-            headers,
-            StatusCode::UNAUTHORIZED,
-            "UNAUTHENTICATED",
-            "the bearer token is invalid or expired",
-        );
-        out.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        Box::new(out)
+        let message = "the bearer token is invalid or expired";
+        let out = error_response(headers, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+        with_header(out, header::WWW_AUTHENTICATE, "Bearer")
     })
+}
+
+/// A refusal that tells the client what to send instead (`WWW-Authenticate`, `Allow`).
+fn with_header(mut out: Response, name: header::HeaderName, value: &'static str) -> Box<Response> {
+    out.headers_mut().insert(name, HeaderValue::from_static(value));
+    Box::new(out)
 }
 
 /// Persisted documents: the query a hash stands for, registration, trusted documents.
@@ -136,14 +137,9 @@ fn admit(state: &AppState, headers: &HeaderMap, request: &mut async_graphql::Req
     let (mutation, name) = operation_of(request);
     if mutation && via == Via::Get {
         // GraphQL over HTTP says 405
-        let mut out = error_response(
-            headers,
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "a mutation must be sent with POST",
-        );
-        out.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
-        return Err(Box::new(out));
+        let message = "a mutation must be sent with POST";
+        let out = error_response(headers, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message);
+        return Err(with_header(out, header::ALLOW, "POST"));
     }
     let (text, requested) = (std::mem::take(&mut request.query), request.operation_name.clone());
     Ok(Operation { mutation, name, text, requested })

@@ -15,6 +15,7 @@
 //! reads, and is dropped if any change arrived since.
 
 use std::{
+    hash::Hash,
     num::NonZeroUsize,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -42,21 +43,63 @@ pub struct CacheSizes {
 pub struct DocCache {
     feed: Arc<Feed>,
     course_ttl: Duration,
-    sizes: CacheSizes,
     /// Changes seen so far (fills compare it before and after their read).
     epoch: AtomicU64,
     courses: Mutex<LruCache<Uuid, (Instant, Arc<CourseDoc>)>>,
     slugs: Mutex<LruCache<String, Uuid>>,
     /// The newest version of each course the feed announced (no older page is kept).
     announced: Mutex<LruCache<Uuid, i64>>,
-    progress: Mutex<LruCache<String, Arc<ProgressDoc>>>,
-    attempts: Mutex<LruCache<Uuid, Arc<AttemptDoc>>>,
+    progress: ByVersion<String, ProgressDoc>,
+    attempts: ByVersion<Uuid, AttemptDoc>,
     /// Reads answered from here.
     pub hits: AtomicU64,
 }
 
 fn lru<K: std::hash::Hash + Eq, V>(n: usize) -> Mutex<LruCache<K, V>> {
     Mutex::new(LruCache::new(NonZeroUsize::new(n).unwrap_or(NonZeroUsize::MIN)))
+}
+
+/// A document that says which version of its aggregate it is.
+trait Versioned: Clone {
+    fn version(&self) -> i64;
+}
+
+impl Versioned for ProgressDoc {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl Versioned for AttemptDoc {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// Documents kept by key, each taken only when it is at least the version the reader asks for
+/// (none kept when the size is 0).
+struct ByVersion<K: Hash + Eq, V>(Option<Mutex<LruCache<K, Arc<V>>>>);
+
+impl<K: Hash + Eq, V: Versioned> ByVersion<K, V> {
+    fn new(size: usize) -> Self {
+        Self((size > 0).then(|| lru(size)))
+    }
+
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q, version: i64) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        let kept = self.0.as_ref()?.lock().ok()?.get(key).filter(|d| d.version() >= version).cloned()?;
+        Some(V::clone(&kept))
+    }
+
+    /// Keeps `doc` unless a newer version of it is kept already.
+    fn keep(&self, key: K, doc: &V) {
+        let Some(Ok(mut docs)) = self.0.as_ref().map(Mutex::lock) else { return };
+        if docs.peek(&key).is_none_or(|kept| kept.version() <= doc.version()) {
+            docs.put(key, Arc::new(doc.clone()));
+        }
+    }
 }
 
 impl DocCache {
@@ -66,13 +109,12 @@ impl DocCache {
         Self {
             feed,
             course_ttl: if sizes.courses == 0 { Duration::ZERO } else { course_ttl },
-            sizes,
             epoch: AtomicU64::new(0),
             courses: lru(sizes.courses.max(1)),
             slugs: lru(sizes.courses.max(1)),
             announced: lru(sizes.courses.max(1) * 4),
-            progress: lru(sizes.progress.max(1)),
-            attempts: lru(sizes.attempts.max(1)),
+            progress: ByVersion::new(sizes.progress),
+            attempts: ByVersion::new(sizes.attempts),
             hits: AtomicU64::new(0),
         }
     }
@@ -97,15 +139,19 @@ impl DocCache {
         if !self.feed.is_live() {
             return None;
         }
-        let mut courses = self.courses.lock().ok()?;
-        match courses.get(&id) {
-            Some((kept, doc)) if kept.elapsed() < self.course_ttl => Some(CourseDoc::clone(doc)),
-            Some(_) => {
-                courses.pop(&id);
-                None
+        let kept = {
+            let mut courses = self.courses.lock().ok()?;
+            match courses.get(&id) {
+                Some((at, doc)) if at.elapsed() < self.course_ttl => doc.clone(),
+                Some(_) => {
+                    courses.pop(&id);
+                    return None;
+                }
+                None => return None,
             }
-            None => None,
-        }
+        };
+        // the copy is made outside the lock
+        Some(CourseDoc::clone(&kept))
     }
 
     /// The course page whose slug is `slug`, if kept and fresh.
@@ -142,45 +188,29 @@ impl DocCache {
 
     /// A learner's progress document, if kept at `version` or newer.
     pub fn progress(&self, key: &str, version: i64) -> Option<ProgressDoc> {
-        let mut progress = self.progress.lock().ok()?;
-        let doc = progress.get(key).filter(|d| d.version >= version).map(|d| ProgressDoc::clone(d))?;
-        drop(progress);
-        self.hit(1);
-        Some(doc)
+        self.counted(self.progress.get(key, version))
     }
 
     /// Keeps a progress document (its version says what it may answer for).
     pub fn keep_progress(&self, doc: &ProgressDoc) {
-        if self.sizes.progress == 0 {
-            return;
-        }
-        if let Ok(mut progress) = self.progress.lock() {
-            if progress.peek(&doc.id).is_none_or(|kept| kept.version <= doc.version) {
-                progress.put(doc.id.clone(), Arc::new(doc.clone()));
-            }
-        }
+        self.progress.keep(doc.id.clone(), doc);
     }
 
     /// An attempt document, if kept at `version` or newer.
     pub fn attempt(&self, id: Uuid, version: i64) -> Option<AttemptDoc> {
-        let mut attempts = self.attempts.lock().ok()?;
-        let doc = attempts.get(&id).filter(|d| d.version >= version).map(|d| AttemptDoc::clone(d))?;
-        drop(attempts);
-        self.hit(1);
-        Some(doc)
+        self.counted(self.attempts.get(&id, version))
     }
 
     /// Keeps an attempt document.
     pub fn keep_attempt(&self, doc: &AttemptDoc) {
-        if self.sizes.attempts == 0 {
-            return;
+        self.attempts.keep(Uuid::from_bytes(doc.id.bytes()), doc);
+    }
+
+    fn counted<T>(&self, found: Option<T>) -> Option<T> {
+        if found.is_some() {
+            self.hit(1);
         }
-        let id = Uuid::from_bytes(doc.id.bytes());
-        if let Ok(mut attempts) = self.attempts.lock() {
-            if attempts.peek(&id).is_none_or(|kept| kept.version <= doc.version) {
-                attempts.put(id, Arc::new(doc.clone()));
-            }
-        }
+        found
     }
 
     /// Applies one change of the feed.
